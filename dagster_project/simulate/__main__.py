@@ -1,0 +1,4 @@
+from .city import main
+import sys
+
+sys.exit(main())

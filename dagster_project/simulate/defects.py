@@ -1,0 +1,280 @@
+"""Planted defects, at configurable rates, with a ground-truth record of each.
+
+Logical defects change the frames before rendering (duplicate keys, orphan references,
+check digits, unidentified 外字, unmapped codes, impossible dates, wrong-person My Number
+links); byte defects change the rendered file (truncated and overlong fixed-width records,
+undecodable bytes). Each planted defect is recorded with its system, table, field and the
+physical record number it lands on, so tests can compare what the pipeline finds with what
+was planted. The pipeline itself never reads this record.
+
+Defects never overlap: a row carries at most one, and byte defects avoid rows holding 外字,
+so every planted count is exact.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import yaml
+
+from ..lib.checkdigits import m11_check_digit
+from ..lib.config import Layout
+from .population import Population, rng_for
+from .render import DATA, system_gaiji
+
+DEFECT_COL = "_defect"
+
+
+def load_spec(path: Path | None = None) -> dict:
+    return yaml.safe_load((path or DATA / "defects.yaml").read_text(encoding="utf-8"))
+
+
+def _count(rate: float, rows: int, scale: float) -> int:
+    if rate * scale <= 0 or rows == 0:
+        return 0
+    return max(1, int(round(rate * scale * rows)))
+
+
+@dataclass
+class Planter:
+    seed: int
+    scale: float
+    spec: dict
+    records: list[dict] = field(default_factory=list)
+
+    def rng(self, purpose: str) -> np.random.Generator:
+        return rng_for(self.seed, "defect:" + purpose)
+
+    def n(self, cls: str, rows: int) -> int:
+        return _count(float(self.spec[cls]["rate"]), rows, self.scale)
+
+    def note(self, cls: str, system: str, table: str, field_: str | None, row: int | None, **detail):
+        self.records.append({"class": cls, "system": system, "table": table, "field": field_,
+                             "row": row, **detail})
+
+
+def _free_rows(df: pl.DataFrame, mask: np.ndarray | None = None) -> np.ndarray:
+    free = df[DEFECT_COL].is_null().to_numpy()
+    if mask is not None:
+        free &= mask
+    return np.nonzero(free)[0]
+
+
+def _mark(df: pl.DataFrame, rows: np.ndarray, cls: str) -> pl.DataFrame:
+    m = np.zeros(df.height, dtype=bool)
+    m[rows] = True
+    return df.with_columns(
+        pl.when(pl.Series(m)).then(pl.lit(cls)).otherwise(pl.col(DEFECT_COL)).alias(DEFECT_COL))
+
+
+def _set(df: pl.DataFrame, col: str, rows: np.ndarray, values: list) -> pl.DataFrame:
+    s = df[col].to_list()
+    for r, v in zip(rows.tolist(), values):
+        s[r] = v
+    return df.with_columns(pl.Series(col, s, dtype=df[col].dtype))
+
+
+def plant_population(pop: Population, pl_: Planter) -> None:
+    """宛名番号 issued with a wrong check digit: the same wrong number in every system."""
+    k = pl_.n("invalid_atena_no", pop.persons.filter(pl.col("resident")).height)
+    if not k:
+        return
+    rng = pl_.rng("invalid_atena_no")
+    cand = np.nonzero(pop.persons["resident"].to_numpy())[0]
+    rows = np.sort(rng.choice(cand, k, replace=False))
+    existing = set(pop.persons["atena_no"].to_list())
+    mapping = {}
+    for r in rows.tolist():
+        old = pop.persons["atena_no"][r]
+        for bump in range(1, 10):
+            new = old[:-1] + str((int(old[-1]) + bump) % 10)
+            if new not in existing:
+                break
+        existing.add(new)
+        mapping[old] = new
+        pl_.note("invalid_atena_no", "*", "*", "atena_no", None, atena_no=new)
+    for attr in ("persons", "history"):
+        df = getattr(pop, attr)
+        setattr(pop, attr, df.with_columns(pl.col("atena_no").replace(mapping)))
+
+
+def plant_logical(frames: dict[str, dict[str, pl.DataFrame]], layouts: dict[str, Layout],
+                  pop: Population, pl_: Planter) -> None:
+    for sys_, tables in frames.items():
+        for t, df in tables.items():
+            tables[t] = df.with_columns(pl.lit(None, dtype=pl.Utf8).alias(DEFECT_COL))
+    spec = pl_.spec
+
+    def targets(cls):
+        tg = spec[cls].get("targets") or []
+        items = tg.items() if isinstance(tg, dict) else [(x, None) for x in tg]
+        for path, arg in items:
+            parts = path.split(".")
+            yield parts[0], parts[1], (parts[2] if len(parts) > 2 else None), arg
+
+    # never-issued 宛名番号 for orphans: serials far above any issued one
+    orphan_serial = iter(range(990_000_001, 999_999_999))
+
+    for sys_, t, col, _ in targets("orphan_reference"):
+        df = frames[sys_][t]
+        k = pl_.n("orphan_reference", df.height)
+        rows = np.sort(pl_.rng(f"orphan:{sys_}.{t}").choice(_free_rows(df), k, replace=False))
+        vals = []
+        for r in rows.tolist():
+            s = f"{next(orphan_serial):09d}"
+            vals.append(s + str(m11_check_digit(s)))
+            pl_.note("orphan_reference", sys_, t, col, r, value=vals[-1])
+        frames[sys_][t] = _mark(_set(df, col, rows, vals), rows, "orphan_reference")
+
+    for cls in ("invalid_mynumber", "invalid_hojin_bango"):
+        for sys_, t, col, _ in targets(cls):
+            df = frames[sys_][t]
+            k = pl_.n(cls, df.height)
+            nonblank = (df[col] != "").to_numpy()
+            rng = pl_.rng(f"{cls}:{sys_}.{t}")
+            rows = np.sort(rng.choice(_free_rows(df, nonblank), k, replace=False))
+            vals = []
+            for r in rows.tolist():
+                v = df[col][r]
+                pos = len(v) - 1 if cls == "invalid_mynumber" else 0
+                d = (int(v[pos]) + int(rng.integers(1, 10))) % 10
+                if cls == "invalid_hojin_bango" and d == 0:
+                    d = (int(v[pos]) % 9) + 1
+                vals.append(v[:pos] + str(d) + v[pos + 1:])
+                pl_.note(cls, sys_, t, col, r)
+            frames[sys_][t] = _mark(_set(df, col, rows, vals), rows, cls)
+
+    # wrong-person links: a household member's number, else a namesake's
+    p = pop.persons.select("atena_no", "hh", "pid", "surname", "mynumber")
+    by_atena = {a: (h, pid, s) for a, h, pid, s in zip(p["atena_no"], p["hh"], p["pid"], p["surname"])}
+    hh_members: dict[int, list[int]] = {}
+    for h, pid in zip(p["hh"].to_list(), p["pid"].to_list()):
+        hh_members.setdefault(h, []).append(pid)
+    my = p["mynumber"].to_list()
+    by_surname: dict[str, list[int]] = {}
+    for pid, s in zip(p["pid"].to_list(), p["surname"].to_list()):
+        by_surname.setdefault(s, []).append(pid)
+    for sys_, t, _, _ in targets("wrong_person_mynumber"):
+        df = frames[sys_][t]
+        lay = layouts[sys_].file(t)
+        key = lay.person_key
+        k = pl_.n("wrong_person_mynumber", df.height)
+        rng = pl_.rng(f"wrong_person:{sys_}.{t}")
+        known = np.array([a in by_atena for a in df[key].to_list()])
+        rows = np.sort(rng.choice(_free_rows(df, known), k, replace=False))
+        vals = []
+        for r in rows.tolist():
+            h, pid, s = by_atena[df[key][r]]
+            family = [x for x in hh_members[h] if x != pid]
+            kind = "family" if family else "namesake"
+            pool = family or [x for x in by_surname[s] if x != pid] or [(pid + 1) % len(my)]
+            other = pool[int(rng.integers(0, len(pool)))]
+            vals.append(my[other])
+            pl_.note("wrong_person_mynumber", sys_, t, "kojin_bango", r, kind=kind, atena_no=df[key][r])
+        frames[sys_][t] = _mark(_set(df, "kojin_bango", rows, vals), rows, "wrong_person_mynumber")
+
+    for sys_, t, col, _ in targets("unidentified_gaiji"):
+        chars = [c for c, (_, knows) in system_gaiji(sys_).items() if knows in ("none", "unlisted")]
+        if not chars:
+            continue
+        df = frames[sys_][t]
+        k = pl_.n("unidentified_gaiji", df.height)
+        rng = pl_.rng(f"gaiji:{sys_}.{t}")
+        japanese = df[col].str.contains("\u3000").to_numpy()
+        rows = np.sort(rng.choice(_free_rows(df, japanese), k, replace=False))
+        vals = []
+        for i, r in enumerate(rows.tolist()):
+            ch = chars[i % len(chars)]
+            vals.append(ch + df[col][r][1:])
+            pl_.note("unidentified_gaiji", sys_, t, col, r, char_code=system_gaiji(sys_)[ch][0])
+        frames[sys_][t] = _mark(_set(df, col, rows, vals), rows, "unidentified_gaiji")
+
+    for sys_, t, col, label in targets("unmapped_code"):
+        df = frames[sys_][t]
+        k = pl_.n("unmapped_code", df.height)
+        rows = np.sort(pl_.rng(f"code:{sys_}.{t}").choice(_free_rows(df), k, replace=False))
+        codes = {lab: code for code, lab in layouts[sys_].codes[layouts[sys_].file(t).field(col).codes].items()}
+        for r in rows.tolist():
+            pl_.note("unmapped_code", sys_, t, col, r, code=codes[label], label=label)
+        frames[sys_][t] = _mark(_set(df, col, rows, [label] * k), rows, "unmapped_code")
+
+    for sys_, t, col, literal in targets("impossible_date"):
+        df = frames[sys_][t]
+        k = pl_.n("impossible_date", df.height)
+        rows = np.sort(pl_.rng(f"date:{sys_}.{t}").choice(_free_rows(df), k, replace=False))
+        for r in rows.tolist():
+            pl_.note("impossible_date", sys_, t, col, r, value=literal)
+        frames[sys_][t] = _mark(_set(df, col, rows, ["@raw:" + literal] * k), rows, "impossible_date")
+
+    # duplicates last: a copy of a clean row, right after it
+    for sys_, t, _, _ in targets("duplicate_key"):
+        df = frames[sys_][t]
+        k = pl_.n("duplicate_key", df.height)
+        rows = np.sort(pl_.rng(f"dup:{sys_}.{t}").choice(_free_rows(df), k, replace=False))
+        order = np.sort(np.concatenate([np.arange(df.height), rows]), kind="stable")
+        df = df[order]
+        first_copy = np.nonzero(np.diff(order) == 0)[0] + 1
+        marks = np.zeros(df.height, dtype=bool)
+        marks[first_copy] = True
+        marks[first_copy - 1] = True
+        df = df.with_columns(pl.when(pl.Series(marks)).then(pl.lit("duplicate_key"))
+                             .otherwise(pl.col(DEFECT_COL)).alias(DEFECT_COL))
+        key = layouts[sys_].file(t).key
+        # rows noted before were counted on the old positions: shift them
+        for rec in pl_.records:
+            if rec["system"] == sys_ and rec["table"] == t and rec["row"] is not None:
+                rec["row"] += int(np.searchsorted(rows, rec["row"], side="left"))
+        for r in first_copy.tolist():
+            pl_.note("duplicate_key", sys_, t, ",".join(key), r)
+        frames[sys_][t] = df
+
+
+def plant_bytes(system: str, table: str, data: bytes, layout: Layout, frame: pl.DataFrame,
+                header: bool, pl_: Planter, eol: bytes) -> bytes:
+    """Truncated / overlong records and undecodable bytes on rows free of other defects."""
+    lf = layout.file(table)
+    jobs = []
+    for cls in ("truncated_record", "overlong_record", "undecodable_bytes"):
+        for path in pl_.spec[cls].get("targets", []):
+            parts = path.split(".")
+            if parts[0] == system and parts[1] == table:
+                jobs.append((cls, parts[2] if len(parts) > 2 else None))
+    if not jobs:
+        return data
+    lines = data.split(eol)
+    tail = lines.pop() if lines and lines[-1] == b"" else None
+    off = 1 if header else 0
+    free = frame[DEFECT_COL].is_null().to_numpy().copy()
+    # rows holding a vendor 外字 (lead bytes F0–F9) are left alone so 外字 counts stay exact
+    for i in range(len(free)):
+        if free[i] and any(0xF0 <= b <= 0xF9 for b in lines[i + off]):
+            free[i] = False
+    for cls, col in jobs:
+        rng = pl_.rng(f"{cls}:{system}.{table}")
+        mask = free.copy()
+        if cls == "undecodable_bytes":
+            mask &= frame[col].str.contains("\u3000").to_numpy()
+        k = pl_.n(cls, frame.height)
+        rows = np.sort(rng.choice(np.nonzero(mask)[0], min(k, int(mask.sum())), replace=False))
+        for r in rows.tolist():
+            li = r + off
+            line = lines[li]
+            if cls == "truncated_record":
+                lines[li] = line[: len(line) - int(rng.integers(3, 20))]
+            elif cls == "overlong_record":
+                lines[li] = line + b"0" * int(rng.integers(1, 12))
+            else:
+                if lf.format == "fixed":
+                    pos = lf.offsets[[f.name for f in lf.fields].index(col)][0]
+                else:
+                    idx = [f.name for f in lf.fields].index(col)
+                    pos = sum(len(x) + 1 for x in line.split(b",")[:idx]) + (1 if lf.quote_all else 0)
+                lines[li] = line[:pos] + b"\x85\x40" + line[pos + 2:]
+            free[r] = False
+            pl_.note(cls, system, table, col, r)
+    if tail is not None:
+        lines.append(tail)
+    return eol.join(lines)
