@@ -1,0 +1,148 @@
+"""``kikan``: the command line of the project.
+
+    kikan demo [--residents N] [--seed S]   simulate the default city (if needed) and run the
+                                            main job on DuckDB, then say where everything is
+    kikan run [--system ID ...]             run the main job (or one system's assets) on the
+                                            exports already in place
+    kikan simulate ...                      the legacy-city simulator (see --help)
+
+What it prints is counts and paths: never a value from the data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from .lib.warehouse import connect, default_legacy_dir, default_var_dir, default_warehouse_path
+
+
+def _instance():
+    import dagster as dg
+
+    if os.environ.get("DAGSTER_HOME"):
+        Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
+        return dg.DagsterInstance.get()
+    return dg.DagsterInstance.ephemeral()
+
+
+def run_job(systems: list[str] | None = None) -> bool:
+    from .definitions import defs
+
+    job = defs.resolve_job_def("migration")
+    selection = None
+    if systems:
+        selection = [k for k in defs.resolve_asset_graph().get_all_asset_keys()
+                     if k.path[0] == "raw" and k.path[1].split("__")[0] in systems]
+    result = job.execute_in_process(
+        instance=_instance(), asset_selection=selection, raise_on_error=False,
+        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+    )
+    failed = [e for e in result.all_events if e.event_type_value in ("STEP_FAILURE",)]
+    for e in failed:
+        print(f"FAILED {e.step_key}: {e.event_specific_data.error.message.strip().splitlines()[0]}",
+              file=sys.stderr)
+    checks = [e for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
+    bad = [e for e in checks if not e.event_specific_data.passed]
+    for e in bad:
+        d = e.event_specific_data
+        print(f"CHECK FAILED {d.asset_key.to_user_string()} {d.check_name}", file=sys.stderr)
+    return result.success and not bad
+
+
+def summary(db: Path) -> str:
+    lines = []
+    with connect(db, read_only=True) as con:
+        rows = con.execute(
+            """select system, count(*) files, sum(records_in_file) records, sum(raw_rows) raw,
+                      sum(quarantined) q
+               from meta.extract_files group by system order by system"""
+        ).fetchall()
+        gaiji = dict(con.execute(
+            """select system, sum(occurrences) filter (where substituted_with is null)
+               from meta.gaiji_usage group by system"""
+        ).fetchall())
+    lines.append(f"{'system':10s} {'files':>5s} {'records':>10s} {'raw rows':>10s} {'quarantined':>11s} {'外字 open':>9s}")
+    tot = [0, 0, 0, 0]
+    for system, files, records, raw, q in rows:
+        g = int(gaiji.get(system) or 0)
+        lines.append(f"{system:10s} {files:5d} {records:10,d} {raw:10,d} {q:11,d} {g:9,d}")
+        for i, v in enumerate((files, records, raw, q)):
+            tot[i] += v
+    lines.append(f"{'total':10s} {tot[0]:5d} {tot[1]:10,d} {tot[2]:10,d} {tot[3]:11,d}")
+    return "\n".join(lines)
+
+
+def cmd_demo(a) -> int:
+    from .simulate.city import generate_city
+
+    legacy = default_legacy_dir()
+    manifest = legacy / "_truth" / "manifest.json"
+    t0 = time.perf_counter()
+    fresh = True
+    if manifest.exists():
+        m = json.loads(manifest.read_text(encoding="utf-8"))
+        fresh = not (m.get("seed") == a.seed and m.get("target_residents", m.get("residents")) == a.residents)
+    if fresh or a.regenerate:
+        print(f"simulating a city of {a.residents:,} residents (seed {a.seed}) into {legacy} ...")
+        generate_city(legacy, a.residents, a.seed, log=lambda s: print("  " + s))
+        m = json.loads(manifest.read_text(encoding="utf-8"))
+        m["target_residents"] = a.residents
+        manifest.write_text(json.dumps(m, ensure_ascii=False, indent=1, sort_keys=True), encoding="utf-8")
+    else:
+        print(f"reusing the simulated city in {legacy} (seed {a.seed}, {a.residents:,} residents)")
+    t1 = time.perf_counter()
+    print("running the main job (Dagster, in process) ...")
+    ok = run_job()
+    t2 = time.perf_counter()
+    db = default_warehouse_path()
+    print()
+    print(summary(db))
+    print()
+    print(f"simulate {t1 - t0:.1f}s, main job {t2 - t1:.1f}s, total {t2 - t0:.1f}s")
+    print(f"legacy exports : {legacy}")
+    print(f"warehouse      : {db}   (schemas raw, meta)")
+    print(f"dagster home   : {os.environ.get('DAGSTER_HOME', '(ephemeral)')}")
+    print("asset graph    : make dev  ->  http://127.0.0.1:3000")
+    if not ok:
+        print("the main job FAILED: see the messages above", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_run(a) -> int:
+    ok = run_job(a.system or None)
+    print(summary(default_warehouse_path()))
+    return 0 if ok else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "simulate":
+        from .simulate.city import main as sim_main
+
+        return sim_main(argv[1:])
+    ap = argparse.ArgumentParser(prog="kikan", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    d = sub.add_parser("demo", help="simulate the default city and run the main job")
+    d.add_argument("--residents", type=int, default=20000)
+    d.add_argument("--seed", type=int, default=7)
+    d.add_argument("--regenerate", action="store_true", help="simulate again even if present")
+    d.set_defaults(fn=cmd_demo)
+    r = sub.add_parser("run", help="run the main job on the exports in place")
+    r.add_argument("--system", action="append", help="only this system (repeatable)")
+    r.set_defaults(fn=cmd_run)
+    sub.add_parser("simulate", help="the legacy-city simulator (kikan simulate --help)")
+    a = ap.parse_args(argv)
+    os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    default_var_dir().mkdir(parents=True, exist_ok=True)
+    return a.fn(a)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
