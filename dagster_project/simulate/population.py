@@ -119,11 +119,14 @@ def build_population(residents: int, seed: int, as_of: dt.date) -> Population:
     hsize = sizes[hh]
 
     foreign_hh = rng.random(n_h) < 0.028
+    u = rng.random(n_h)
     head_age_single = np.where(
-        rng.random(n_h) < 0.42, rng.integers(19, 36, n_h),
-        np.where(rng.random(n_h) < 0.55, rng.integers(65, 99, n_h), rng.integers(36, 65, n_h)),
+        u < 0.30, rng.integers(19, 36, n_h),
+        np.where(u < 0.52, rng.integers(36, 65, n_h), rng.integers(65, 99, n_h)),
     )
-    head_age_multi = np.clip(rng.normal(52, 15, n_h).astype(int), 22, 96)
+    # families with children under a younger head, and older couples
+    head_age_multi = np.clip(
+        np.where(rng.random(n_h) < 0.5, rng.normal(41, 7, n_h), rng.normal(67, 11, n_h)).astype(int), 22, 96)
     head_age = np.where(sizes == 1, head_age_single, head_age_multi)
     couple = (sizes >= 2) & (rng.random(n_h) < 0.78)
     head_male = np.where(couple, rng.random(n_h) < 0.92, rng.random(n_h) < 0.5)

@@ -1,0 +1,55 @@
+"""Shared fixtures: a small simulated city, extracted once per test session."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+
+ROOT = Path(__file__).resolve().parents[1]
+# small enough for seconds, large enough that every planted defect class occurs
+SMALL_RESIDENTS = 3000
+SMALL_SEED = 11
+
+
+@pytest.fixture(scope="session")
+def project():
+    from dagster_project.lib.config import load_project
+
+    return load_project(ROOT / "mappings")
+
+
+@pytest.fixture(scope="session")
+def small_city(tmp_path_factory):
+    from dagster_project.simulate.city import generate_city
+
+    out = tmp_path_factory.mktemp("city") / "legacy"
+    manifest = generate_city(out, SMALL_RESIDENTS, SMALL_SEED, defect_scale=3.0, log=lambda s: None)
+    return out, manifest
+
+
+@pytest.fixture(scope="session")
+def extracted_city(small_city, tmp_path_factory):
+    """The small city run through every extract asset in process, into a tmp DuckDB."""
+    import dagster as dg
+
+    from dagster_project.definitions import defs
+    from dagster_project.lib.extract_assets import WarehouseResource
+
+    legacy, manifest = small_city
+    db = tmp_path_factory.mktemp("wh") / "warehouse.duckdb"
+    assets = list(defs.assets)
+    result = dg.materialize(
+        assets,
+        resources={"warehouse": WarehouseResource(path=str(db), legacy_dir=str(legacy))},
+        raise_on_error=False,
+    )
+    return {"db": db, "legacy": legacy, "manifest": manifest, "result": result}
+
+
+def load_manifest(legacy: Path) -> dict:
+    return json.loads((legacy / "_truth" / "manifest.json").read_text(encoding="utf-8"))
