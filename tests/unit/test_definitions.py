@@ -1,0 +1,45 @@
+"""The asset graph generated from mappings/: a snapshot of every asset key, group and check,
+so generating 13 systems cannot drift quietly. After an intended change, regenerate with
+``UPDATE_SNAPSHOTS=1 make test`` and review the diff."""
+
+import os
+from pathlib import Path
+
+from dagster_project.definitions import defs
+
+SNAPSHOT = Path(__file__).parents[1] / "snapshots" / "asset_graph.txt"
+
+
+def render() -> str:
+    graph = defs.resolve_asset_graph()
+    lines = []
+    for key in sorted(graph.get_all_asset_keys(), key=lambda k: k.to_user_string()):
+        node = graph.get(key)
+        checks = sorted(c.name for c in graph.get_check_keys_for_assets([key]))
+        lines.append(f"{node.group_name:10s} {key.to_user_string():32s} {','.join(checks)}")
+    return "\n".join(lines) + "\n"
+
+
+def test_asset_graph_matches_snapshot():
+    got = render()
+    if os.environ.get("UPDATE_SNAPSHOTS") or not SNAPSHOT.exists():
+        SNAPSHOT.write_text(got, encoding="utf-8")
+    assert got == SNAPSHOT.read_text(encoding="utf-8")
+
+
+def test_every_system_is_one_group_and_every_raw_table_has_a_blocking_check(project):
+    graph = defs.resolve_asset_graph()
+    groups = {graph.get(k).group_name for k in graph.get_all_asset_keys()}
+    assert groups == {s.id for s in project.city.systems}
+    for key in graph.get_all_asset_keys():
+        checks = list(graph.get_check_keys_for_assets([key]))
+        if key.path[1].endswith("__quarantine"):
+            continue
+        assert [c.name for c in checks] == ["row_conservation"]
+        spec = graph.get_check_spec(checks[0])
+        assert spec.blocking
+
+
+def test_main_job_and_executor():
+    job = defs.resolve_job_def("migration")
+    assert job.executor_def.name == "in_process"
