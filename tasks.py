@@ -1,0 +1,82 @@
+#!/usr/bin/env python3
+"""The front door, with nothing but Python 3.11 and pip (no make needed).
+
+    python3.11 tasks.py demo [--residents N] [--seed S]   install, simulate, run the main job
+    python3.11 tasks.py test [pytest args]                the whole test suite (CI runs this)
+    python3.11 tasks.py dev                               Dagster UI on http://127.0.0.1:3000
+    python3.11 tasks.py simulate [...]                    the legacy-city simulator
+
+The first call creates ``.venv`` and installs the pinned project into it
+(``pip install -c constraints.txt -e .[test]``); later calls reinstall only when
+``pyproject.toml`` or ``constraints.txt`` changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+STAMP = VENV / ".installed"
+
+
+def _fingerprint() -> str:
+    h = hashlib.sha256()
+    for name in ("pyproject.toml", "constraints.txt"):
+        h.update((ROOT / name).read_bytes())
+    return h.hexdigest()
+
+
+def ensure_env() -> None:
+    if sys.version_info[:2] != (3, 11):
+        sys.exit(f"tasks.py needs Python 3.11 (this is {sys.version.split()[0]}): run it as python3.11 tasks.py")
+    want = _fingerprint()
+    if STAMP.exists() and STAMP.read_text().strip() == want:
+        return
+    if not (BIN / "python").exists():
+        print(f"creating {VENV} ...", flush=True)
+        venv.EnvBuilder(with_pip=True, clear=False).create(VENV)
+    print("installing the pinned project (first time: about a minute) ...", flush=True)
+    pip = [str(BIN / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    subprocess.run(pip + ["-c", "constraints.txt", "-e", ".[test]"], cwd=ROOT, check=True)
+    STAMP.write_text(want)
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("DAGSTER_HOME", str(ROOT / "var" / "dagster_home"))
+    env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    Path(env["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
+    return env
+
+
+def run(argv: list[str]) -> int:
+    return subprocess.run(argv, cwd=ROOT, env=_env()).returncode
+
+
+def main(args: list[str]) -> int:
+    if not args or args[0] in ("-h", "--help", "help"):
+        print(__doc__)
+        return 0
+    cmd, rest = args[0], args[1:]
+    if cmd not in ("demo", "test", "dev", "simulate", "run", "setup"):
+        print(__doc__)
+        return 2
+    ensure_env()
+    if cmd == "setup":
+        return 0
+    if cmd == "test":
+        return run([str(BIN / "pytest"), *rest])
+    if cmd == "dev":
+        return run([str(BIN / "dagster"), "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", "3000", *rest])
+    return run([str(BIN / "kikan"), cmd, *rest])
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
