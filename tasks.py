@@ -52,7 +52,11 @@ def _env() -> dict[str, str]:
     env = dict(os.environ)
     env.setdefault("DAGSTER_HOME", str(ROOT / "var" / "dagster_home"))
     env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
-    Path(env["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
+    home = Path(env["DAGSTER_HOME"])
+    home.mkdir(parents=True, exist_ok=True)
+    # the instance holds runs over 特定個人情報: no usage telemetry leaves the machine
+    if not (home / "dagster.yaml").exists():
+        (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     return env
 
 

@@ -25,7 +25,10 @@ def _instance():
     import dagster as dg
 
     if os.environ.get("DAGSTER_HOME"):
-        Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
+        home = Path(os.environ["DAGSTER_HOME"])
+        home.mkdir(parents=True, exist_ok=True)
+        if not (home / "dagster.yaml").exists():  # no usage telemetry from a 特定個人情報 pipeline
+            (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
         return dg.DagsterInstance.get()
     return dg.DagsterInstance.ephemeral()
 

@@ -13,6 +13,7 @@ so every planted count is exact.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from .population import Population, rng_for
 from .render import DATA, system_gaiji
 
 DEFECT_COL = "_defect"
+_GAIJI_BYTE = re.compile(rb"[\xf0-\xf9]")
 
 
 def load_spec(path: Path | None = None) -> dict:
@@ -248,17 +250,21 @@ def plant_bytes(system: str, table: str, data: bytes, layout: Layout, frame: pl.
     tail = lines.pop() if lines and lines[-1] == b"" else None
     off = 1 if header else 0
     free = frame[DEFECT_COL].is_null().to_numpy().copy()
-    # rows holding a vendor 外字 (lead bytes F0–F9) are left alone so 外字 counts stay exact
-    for i in range(len(free)):
-        if free[i] and any(0xF0 <= b <= 0xF9 for b in lines[i + off]):
-            free[i] = False
     for cls, col in jobs:
         rng = pl_.rng(f"{cls}:{system}.{table}")
         mask = free.copy()
         if cls == "undecodable_bytes":
             mask &= frame[col].str.contains("\u3000").to_numpy()
         k = pl_.n(cls, frame.height)
-        rows = np.sort(rng.choice(np.nonzero(mask)[0], min(k, int(mask.sum())), replace=False))
+        # rows holding a vendor 外字 byte (F0–F9) are passed over so 外字 counts stay exact;
+        # only the sampled candidates are looked at, in a seeded order
+        rows_ = []
+        for r in rng.permutation(np.nonzero(mask)[0]).tolist():
+            if len(rows_) == k:
+                break
+            if not _GAIJI_BYTE.search(lines[r + off]):
+                rows_.append(r)
+        rows = np.sort(np.array(rows_, dtype=np.int64))
         for r in rows.tolist():
             li = r + off
             line = lines[li]
