@@ -58,6 +58,14 @@ class Planter:
                              "row": row, **detail})
 
 
+def _drop_first_char(s: str) -> str:
+    """The string without its first character, an IVS selector (U+E0100–E01EF) included."""
+    rest = s[1:]
+    while rest and 0xE0100 <= ord(rest[0]) <= 0xE01EF:
+        rest = rest[1:]
+    return rest
+
+
 def _free_rows(df: pl.DataFrame, mask: np.ndarray | None = None) -> np.ndarray:
     free = df[DEFECT_COL].is_null().to_numpy()
     if mask is not None:
@@ -190,7 +198,7 @@ def plant_logical(frames: dict[str, dict[str, pl.DataFrame]], layouts: dict[str,
         vals = []
         for i, r in enumerate(rows.tolist()):
             ch = chars[i % len(chars)]
-            vals.append(ch + df[col][r][1:])
+            vals.append(ch + _drop_first_char(df[col][r]))
             pl_.note("unidentified_gaiji", sys_, t, col, r, char_code=system_gaiji(sys_)[ch][0])
         frames[sys_][t] = _mark(_set(df, col, rows, vals), rows, "unidentified_gaiji")
 

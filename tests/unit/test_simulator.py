@@ -104,3 +104,10 @@ def test_variant_kanji_and_gaiji_occur(city):
     names = "".join(f["jumin"]["kojin"]["shimei"].to_list())
     assert any(ch in names for ch in "髙﨑邉邊齋")
     assert any(ch in names for ch in ["𠮷", "𡈽", "槗", "𣘺", "𥔎", "㟢", "𦚰"])
+
+
+def test_replacing_a_first_character_keeps_ivs_sequences_whole():
+    from dagster_project.simulate.defects import _drop_first_char
+
+    assert _drop_first_char("葛\U000E0102西\u3000花子") == "西\u3000花子"
+    assert _drop_first_char("山田") == "田"
