@@ -134,17 +134,21 @@ def _pandera_schema(lf: LayoutFile) -> pa.DataFrameSchema:
 
 
 def _split_lines(data: bytes) -> tuple[list[bytes], np.ndarray, dict[str, int]]:
-    lines = data.split(b"\n")
-    if lines and lines[-1] == b"":
+    """Physical lines without their line ends, each line's byte offset, and the line-end count.
+
+    Offsets come from the positions of 0x0A found by numpy, not from summing Python lengths."""
+    if not data:
+        return [], np.zeros(0, dtype=np.int64), {"crlf": 0, "lf": 0}
+    nl = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 0x0A)
+    crlf = data.count(b"\r\n")
+    body = data.replace(b"\r\n", b"\n") if crlf else data
+    lines = body.split(b"\n")
+    if lines[-1] == b"":
         lines.pop()
-    lengths = np.fromiter((len(x) for x in lines), dtype=np.int64, count=len(lines))
     offsets = np.zeros(len(lines), dtype=np.int64)
     if len(lines) > 1:
-        offsets[1:] = np.cumsum(lengths[:-1] + 1)
-    crlf = sum(1 for x in lines if x.endswith(b"\r"))
-    lf = len(lines) - crlf
-    lines = [x[:-1] if x.endswith(b"\r") else x for x in lines] if crlf else lines
-    return lines, offsets, {"crlf": crlf, "lf": lf}
+        offsets[1:] = nl[: len(lines) - 1] + 1
+    return lines, offsets, {"crlf": crlf, "lf": len(nl) - crlf}
 
 
 def _check_encoding(path: Path, data: bytes) -> None:
@@ -194,6 +198,31 @@ class _Quarantine:
         return pl.DataFrame(self.rows, schema=QUARANTINE_SCHEMA)
 
 
+class _Quarantine:
+    def __init__(self, system: str, table: str, file_name: str):
+        self.system, self.table, self.file_name = system, table, file_name
+        self.rows: list[dict] = []
+
+    def add(self, record_no: int, offset: int, code: str, raw: bytes, field_name=None, detail=None):
+        self.rows.append(
+            {
+                "system": self.system,
+                "table_name": self.table,
+                "file_name": self.file_name,
+                "record_no": int(record_no),
+                "byte_offset": int(offset),
+                "reason_code": code,
+                "reason": REASONS[code],
+                "field_name": field_name,
+                "detail": detail,
+                "raw_hex": raw.hex().upper(),
+            }
+        )
+
+    def frame(self) -> pl.DataFrame:
+        return pl.DataFrame(self.rows, schema=QUARANTINE_SCHEMA)
+
+
 # --------------------------------------------------------------------------- decoding
 
 def _decode_column(chunks: list[bytes]) -> list[str]:
@@ -208,6 +237,17 @@ def _decode_column(chunks: list[bytes]) -> list[str]:
     if len(out) != len(chunks):  # a value held a raw newline byte: go one by one
         out = [c.decode("cp932", errors="surrogateescape") for c in chunks]
     return out
+
+
+def _bad_positions(values: list[str]) -> list[int]:
+    """Indices of the values holding undecodable bytes: one regex pass over the joined text,
+    then a binary search from character positions to value indices."""
+    text = SEP.join(values)
+    hits = [m.start() for m in UNDECODABLE_RE.finditer(text)]
+    if not hits:
+        return []
+    starts = np.cumsum([0] + [len(v) + 1 for v in values[:-1]])
+    return sorted({int(i) for i in np.searchsorted(starts, hits, side="right") - 1})
 
 
 def _fixed_columns(lf: LayoutFile, good: list[bytes]) -> dict[str, list[str]]:
@@ -230,22 +270,75 @@ def _fixed_columns(lf: LayoutFile, good: list[bytes]) -> dict[str, list[str]]:
 
 
 def _parse_csv_line(line: str, n_fields: int) -> tuple[list[str] | None, str | None, str | None]:
-    """(fields, error_code, detail) for one physical line."""
+    """(fields, error_code, detail) for one physical line: the slow, exact path."""
     if '"' not in line:
         parts = line.split(",")
     else:
+        if line.count('"') % 2:
+            return None, "csv_syntax", "unterminated quote"
         try:
             parts = next(csv.reader([line], strict=True))
         except (csv.Error, StopIteration) as exc:
             return None, "csv_syntax", str(exc)
-        if line.count('"') % 2:
-            return None, "csv_syntax", "unterminated quote"
     if len(parts) != n_fields:
         return None, "field_count", f"expected {n_fields} fields, found {len(parts)}"
     return parts, None, None
 
 
+def _csv_columns(texts: list[str], lf: LayoutFile, skip: set[int]) -> tuple[pl.DataFrame, list[tuple[int, str, str | None]]]:
+    """Split decoded CSV lines into a frame (with ``_i``, the line index) and a list of
+    (line index, reason code, detail) for lines that cannot be records.
+
+    The common shapes, unquoted or quoted on every field with no quote inside, are split
+    by polars; any other line takes the exact csv-module path."""
+    names = [f.name for f in lf.fields]
+    n = len(names)
+    s = pl.Series("t", [("" if i in skip else t) for i, t in enumerate(texts)], dtype=pl.Utf8)
+    df = pl.DataFrame({"t": s}).with_row_index("_i")
+    t = pl.col("t")
+    header = ",".join(f.label for f in lf.fields)
+    quoted_header = ",".join(f'"{f.label}"' for f in lf.fields)
+    df = df.with_columns(
+        empty=t.str.len_bytes() == 0,
+        plain=~t.str.contains('"', literal=True) & (t.str.count_matches(",", literal=True) == n - 1),
+        quoted=t.str.starts_with('"') & t.str.ends_with('"')
+        & (t.str.count_matches('"', literal=True) == 2 * n)
+        & (t.str.count_matches('","', literal=True) == n - 1),
+        repeated=(t == header) | (t == quoted_header) if lf.header else pl.lit(False),
+    )
+    skip_s = pl.Series(list(skip), dtype=pl.UInt32)
+    df = df.filter(~pl.col("_i").is_in(skip_s))
+    problems: list[tuple[int, str, str | None]] = [
+        (int(i), "empty_record", None) for i in df.filter(pl.col("empty"))["_i"].to_list()]
+    problems += [(int(i), "header_repeated", None) for i in df.filter(pl.col("repeated"))["_i"].to_list()]
+    ok = ~pl.col("empty") & ~pl.col("repeated")
+    plain = df.filter(ok & pl.col("plain"))
+    quoted = df.filter(ok & ~pl.col("plain") & pl.col("quoted"))
+    parts = []
+    if plain.height:
+        parts.append(plain.select("_i", t.str.split_exact(",", n - 1).struct.rename_fields(names).alias("s")).unnest("s"))
+    if quoted.height:
+        parts.append(quoted.select("_i", t.str.slice(1, t.str.len_chars() - 2).str.split_exact('","', n - 1)
+                                   .struct.rename_fields(names).alias("s")).unnest("s"))
+    slow = df.filter(ok & ~pl.col("plain") & ~pl.col("quoted"))
+    slow_rows = []
+    for i, line in slow.select("_i", "t").iter_rows():
+        fields, err, detail = _parse_csv_line(line, n)
+        if err:
+            problems.append((int(i), err, detail))
+        else:
+            slow_rows.append([i, *fields])
+    if slow_rows:
+        parts.append(pl.DataFrame(slow_rows, schema={"_i": pl.UInt32, **{c: pl.Utf8 for c in names}}, orient="row"))
+    if not parts:
+        return pl.DataFrame(schema={"_i": pl.UInt32, **{c: pl.Utf8 for c in names}}), problems
+    return pl.concat(parts).sort("_i"), problems
+
+
 # --------------------------------------------------------------------------- main entry
+
+_PUA_PATTERN = r"[\x{E000}-\x{E757}]"
+
 
 def extract_file(
     path: Path,
@@ -279,7 +372,7 @@ def extract_file(
             got = header_text.split(",")
             diff = next(
                 (
-                    f"field {i + 1}: expected {e!r}, found {g!r}"
+                    f"field {i + 1}: expected {e!r}, found {g.strip(chr(34))!r}"
                     for i, (e, g) in enumerate(zip(expected, got))
                     if e != g.strip('"')
                 ),
@@ -292,81 +385,66 @@ def extract_file(
     first_line_no = header_lines + 1
     record_nos = np.arange(first_line_no, first_line_no + len(lines), dtype=np.int64)
 
-    keep_idx: list[int] = []
-    columns: dict[str, list[str]]
     if lf.format == "fixed":
-        lengths = np.fromiter((len(x) for x in lines), dtype=np.int64, count=len(lines))
-        bad = np.nonzero(lengths != lf.record_length)[0]
-        bad_set = set(bad.tolist())
-        for i in bad:
+        lengths = np.fromiter(map(len, lines), dtype=np.int64, count=len(lines))
+        bad = np.flatnonzero(lengths != lf.record_length)
+        for i in bad.tolist():
             code = "empty_record" if lengths[i] == 0 else "record_length"
             q.add(record_nos[i], offsets[i], code, lines[i], None,
                   f"expected {lf.record_length} bytes, found {int(lengths[i])}")
-        keep_idx = [i for i in range(len(lines)) if i not in bad_set] if bad_set else list(range(len(lines)))
-        good = [lines[i] for i in keep_idx] if bad_set else lines
+        keep = np.flatnonzero(lengths == lf.record_length)
+        good = [lines[i] for i in keep.tolist()] if len(bad) else lines
         columns = _fixed_columns(lf, good)
+        drop: dict[int, tuple[str, str]] = {}
+        for name in names:
+            for j in _bad_positions(columns[name]):
+                drop.setdefault(j, (name, f"bytes {undecodable_bytes_hex(columns[name][j])}"))
+        for j, (fname, detail) in sorted(drop.items()):
+            i = int(keep[j])
+            q.add(record_nos[i], offsets[i], "undecodable", lines[i], fname, detail)
+        if drop:
+            alive = [j for j in range(len(keep)) if j not in drop]
+            columns = {n_: [columns[n_][j] for j in alive] for n_ in names}
+            keep = keep[alive]
+        frame = pl.DataFrame(columns, schema={n_: pl.Utf8 for n_ in names}).with_columns(
+            pl.Series("_i", keep, dtype=pl.UInt32))
     else:
         texts = _decode_column(lines)
-        header_label_line = ",".join(f.label for f in lf.fields)
-        rows: list[list[str]] = []
-        for i, t in enumerate(texts):
-            if not t:
-                q.add(record_nos[i], offsets[i], "empty_record", lines[i])
-                continue
-            parts, err, detail = _parse_csv_line(t, len(lf.fields))
-            if err:
-                q.add(record_nos[i], offsets[i], err, lines[i], None, detail)
-                continue
-            if lf.header and [p.strip() for p in parts] == header_label_line.split(","):
-                q.add(record_nos[i], offsets[i], "header_repeated", lines[i])
-                continue
-            keep_idx.append(i)
-            rows.append(parts)
-        columns = {n: list(col) for n, col in zip(names, zip(*rows))} if rows else {n: [] for n in names}
+        bad_lines = _bad_positions(texts)
+        for i in bad_lines:
+            fields, _, _ = _parse_csv_line(texts[i], len(names))
+            fname = next((n_ for n_, v in zip(names, fields or []) if UNDECODABLE_RE.search(v)), None)
+            q.add(record_nos[i], offsets[i], "undecodable", lines[i], fname,
+                  f"bytes {undecodable_bytes_hex(texts[i])}")
+        frame, problems = _csv_columns(texts, lf, set(bad_lines))
+        for i, code, detail in problems:
+            q.add(record_nos[i], offsets[i], code, lines[i], None, detail)
 
-    # Undecodable bytes: rare, so find them by one regex search per column first.
-    drop: dict[int, tuple[str, str]] = {}
-    for name in names:
-        col = columns[name]
-        if UNDECODABLE_RE.search(SEP.join(col)):
-            for j, v in enumerate(col):
-                if j not in drop and UNDECODABLE_RE.search(v):
-                    drop[j] = (name, f"bytes {undecodable_bytes_hex(v)}")
+    idx = frame["_i"].to_numpy()
+    frame = frame.select(names).with_columns(
+        pl.Series("_record_no", record_nos[idx] if len(idx) else [], dtype=pl.Int64),
+        pl.Series("_byte_offset", offsets[idx] if len(idx) else [], dtype=pl.Int64),
+    )
 
-    # Vendor 外字: substitute what the vendor identified, keep the rest as PUA, count all.
+    # Vendor 外字: count every one, substitute those the vendor identified, keep the rest as PUA.
     by_pua = {e.pua: e for e in gaiji}
-    table = {ord(e.pua): e.ucs for e in gaiji if e.ucs}
     usage: dict[tuple[str, str], dict] = {}
+    pua_cols = []
     for name in names:
-        col = columns[name]
-        if not PUA_RE.search(SEP.join(col)):
+        hit = frame.filter(pl.col(name).str.contains(_PUA_PATTERN)).select(name, "_record_no")
+        if not hit.height:
             continue
-        for j, v in enumerate(col):
-            if j in drop:
-                continue
+        pua_cols.append(name)
+        for v, rec in hit.iter_rows():
             found = PUA_RE.findall(v)
-            if not found:
-                continue
             for ch in set(found):
                 u = usage.setdefault((name, ch), {"occ": 0, "recs": []})
                 u["occ"] += found.count(ch)
-                u["recs"].append(int(record_nos[keep_idx[j]]))
-            if table:
-                col[j] = v.translate(table)
-
-    for j, (fname, detail) in sorted(drop.items()):
-        i = keep_idx[j]
-        q.add(record_nos[i], offsets[i], "undecodable", lines[i], fname, detail)
-
-    keep = [j for j in range(len(keep_idx)) if j not in drop]
-    sel = np.array([keep_idx[j] for j in keep], dtype=np.int64)
-    frame = pl.DataFrame(
-        {n: ([columns[n][j] for j in keep] if drop else columns[n]) for n in names},
-        schema={n: pl.Utf8 for n in names},
-    ).with_columns(
-        pl.Series("_record_no", record_nos[sel] if len(sel) else [], dtype=pl.Int64),
-        pl.Series("_byte_offset", offsets[sel] if len(sel) else [], dtype=pl.Int64),
-    )
+                u["recs"].append(int(rec))
+    known = [e for e in gaiji if e.ucs]
+    if pua_cols and known:
+        frame = frame.with_columns(
+            pl.col(pua_cols).str.replace_many([e.pua for e in known], [e.ucs for e in known]))
 
     # pandera at the boundary: rows that break the layout's structure go to quarantine.
     try:
@@ -377,19 +455,20 @@ def extract_file(
             fc.filter(pl.col("index").is_not_null() & pl.col("column").is_in(names))
             .group_by("index")
             .agg(pl.col("column").unique().sort(), pl.col("check").first())
+            .sort("index")
         )
         if bad_rows.height == 0:
             # A schema-level failure (missing column, wrong type) is a bug, not bad data.
             raise ExtractError(f"{path}: raw frame does not match its layout: {fc['check'].to_list()[:5]}")
-        bad_index = set()
-        for idx, cols_, check in bad_rows.iter_rows():
-            row = frame.row(idx, named=True)
+        bad_index = []
+        for idx_, cols_, check in bad_rows.iter_rows():
+            row = frame.row(idx_, named=True)
             rec = row["_record_no"]
-            li = int(rec - first_line_no)
-            q.add(rec, row["_byte_offset"], "field_format", lines[li], ",".join(cols_),
+            q.add(rec, row["_byte_offset"], "field_format", lines[int(rec - first_line_no)], ",".join(cols_),
                   f"{','.join(lf.field(c).label for c in cols_)}: {check}")
-            bad_index.add(idx)
-        frame = frame.with_row_index("__i").filter(~pl.col("__i").is_in(list(bad_index))).drop("__i")
+            bad_index.append(idx_)
+        frame = frame.with_row_index("__i").filter(
+            ~pl.col("__i").is_in(pl.Series(bad_index, dtype=pl.UInt32))).drop("__i")
 
     usage_rows = []
     for (name, ch), u in sorted(usage.items()):
