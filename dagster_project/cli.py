@@ -110,7 +110,7 @@ def cmd_demo(a) -> int:
     print(f"legacy exports : {legacy}")
     print(f"warehouse      : {db}   (schemas raw, meta)")
     print(f"dagster home   : {os.environ.get('DAGSTER_HOME', '(ephemeral)')}")
-    print("asset graph    : make dev  ->  http://127.0.0.1:3000")
+    print("asset graph    : python3.11 tasks.py dev  ->  http://127.0.0.1:3000")
     if not ok:
         print("the main job FAILED: see the messages above", file=sys.stderr)
         return 1

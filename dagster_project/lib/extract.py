@@ -198,31 +198,6 @@ class _Quarantine:
         return pl.DataFrame(self.rows, schema=QUARANTINE_SCHEMA)
 
 
-class _Quarantine:
-    def __init__(self, system: str, table: str, file_name: str):
-        self.system, self.table, self.file_name = system, table, file_name
-        self.rows: list[dict] = []
-
-    def add(self, record_no: int, offset: int, code: str, raw: bytes, field_name=None, detail=None):
-        self.rows.append(
-            {
-                "system": self.system,
-                "table_name": self.table,
-                "file_name": self.file_name,
-                "record_no": int(record_no),
-                "byte_offset": int(offset),
-                "reason_code": code,
-                "reason": REASONS[code],
-                "field_name": field_name,
-                "detail": detail,
-                "raw_hex": raw.hex().upper(),
-            }
-        )
-
-    def frame(self) -> pl.DataFrame:
-        return pl.DataFrame(self.rows, schema=QUARANTINE_SCHEMA)
-
-
 # --------------------------------------------------------------------------- decoding
 
 def _decode_column(chunks: list[bytes]) -> list[str]:
