@@ -6,16 +6,18 @@ on two cores the extract steps gain little from processes anyway.
 
 import dagster as dg
 
-from dagster_project.defs import extract
+from dagster_project.defs import dbt, extract
 
 # the main job: everything the embedded default builds, per system in dependency order
 migration_job = dg.define_asset_job(
     "migration",
     selection=dg.AssetSelection.all(),
-    description="The whole pipeline on the embedded default (DuckDB): extract every current system.",
+    description="The whole pipeline on the embedded default (DuckDB): extract every current system, "
+    "map it onto the standard data requirements (dbt) and record every gap.",
 )
 
 defs = dg.Definitions.merge(
     extract.defs,
+    dbt.defs,
     dg.Definitions(jobs=[migration_job], executor=dg.in_process_executor),
 )

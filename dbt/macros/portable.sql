@@ -1,0 +1,29 @@
+{#
+  The few functions whose spelling differs between engines, dispatched per adapter so the
+  generated models run on DuckDB and on Spark alike (STACK.md: sqlglot passes
+  regexp_full_match and try_strptime through to Spark unflagged).
+#}
+
+{% macro re_full(expr, pattern) -%}{{ return(adapter.dispatch('re_full', 'kikan')(expr, pattern)) }}{%- endmacro %}
+{% macro default__re_full(expr, pattern) -%}regexp_full_match({{ expr }}, '{{ pattern }}'){%- endmacro %}
+{% macro spark__re_full(expr, pattern) -%}({{ expr }} rlike '^(?:{{ pattern }})$'){%- endmacro %}
+
+{% macro try_date(y, m, d) -%}{{ return(adapter.dispatch('try_date', 'kikan')(y, m, d)) }}{%- endmacro %}
+{% macro default__try_date(y, m, d) -%}
+cast(try_strptime(lpad(cast({{ y }} as varchar), 4, '0') || '-' || lpad(cast({{ m }} as varchar), 2, '0') || '-' || lpad(cast({{ d }} as varchar), 2, '0'), '%Y-%m-%d') as date)
+{%- endmacro %}
+{% macro spark__try_date(y, m, d) -%}
+try_to_date(concat(lpad(cast({{ y }} as string), 4, '0'), '-', lpad(cast({{ m }} as string), 2, '0'), '-', lpad(cast({{ d }} as string), 2, '0')), 'yyyy-MM-dd')
+{%- endmacro %}
+
+{% macro trim_blanks(expr) -%}{{ return(adapter.dispatch('trim_blanks', 'kikan')(expr)) }}{%- endmacro %}
+{% macro default__trim_blanks(expr) -%}nullif(trim({{ expr }}, ' 　'), ''){%- endmacro %}
+{% macro spark__trim_blanks(expr) -%}nullif(trim(BOTH ' 　' FROM {{ expr }}), ''){%- endmacro %}
+
+{% macro sample_list(expr, n=5) -%}{{ return(adapter.dispatch('sample_list', 'kikan')(expr, n)) }}{%- endmacro %}
+{% macro default__sample_list(expr, n) -%}array_to_string(list_slice(list_sort(list({{ expr }})), 1, {{ n }}), ', '){%- endmacro %}
+{% macro spark__sample_list(expr, n) -%}array_join(slice(array_sort(collect_list({{ expr }})), 1, {{ n }}), ', '){%- endmacro %}
+
+{% macro try_bigint(expr) -%}{{ return(adapter.dispatch('try_bigint', 'kikan')(expr)) }}{%- endmacro %}
+{% macro default__try_bigint(expr) -%}try_cast({{ expr }} as bigint){%- endmacro %}
+{% macro spark__try_bigint(expr) -%}try_cast({{ expr }} as bigint){%- endmacro %}
