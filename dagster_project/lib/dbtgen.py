@@ -442,7 +442,7 @@ def spec_sql(system: str, layout: Layout, tables: list[ResolvedTable]) -> str:
             f"cast(null as varchar) as item_name, {q(system + '.' + table)} as source_table, {q(field)} as legacy_field, "
             f"cast(null as varchar) as legacy_value, {q('現行「' + label + '」にデータがあるが移行先の標準項目がない')} as detail, "
             f"count({col}) as record_count, "
-            + "{{ kikan.sample_list(\"case when " + col + " is not null then cast(_record_no as varchar) || '行目' end\") }}"
+            + "{{ kikan.sample_lines('case when " + col + " is not null then _record_no end') }}"
             + f" as samples from {{{{ ref('{stg_name(system, table)}') }}}} having count({col}) > 0")
     sql += "legacy_gaps as (\n    " + ("\n    union all\n    ".join(legacy_parts) if legacy_parts else
                                        "select *, cast(null as bigint) as record_count, cast(null as varchar) as samples "

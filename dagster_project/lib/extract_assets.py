@@ -19,6 +19,7 @@ from .config import Project, System
 from .extract import ExtractError, count_records, extract_file
 from .warehouse import (
     default_legacy_dir,
+    default_reports_dir,
     default_warehouse_path,
     quarantine_table,
     raw_table,
@@ -34,6 +35,7 @@ class WarehouseResource(dg.ConfigurableResource):
 
     path: str = ""
     legacy_dir: str = ""
+    reports_dir: str = ""
 
     @property
     def db_path(self) -> Path:
@@ -42,6 +44,10 @@ class WarehouseResource(dg.ConfigurableResource):
     @property
     def legacy_path(self) -> Path:
         return Path(self.legacy_dir) if self.legacy_dir else default_legacy_dir()
+
+    @property
+    def reports_path(self) -> Path:
+        return Path(self.reports_dir) if self.reports_dir else default_reports_dir()
 
 
 def raw_key(system: str, table: str) -> dg.AssetKey:

@@ -34,6 +34,10 @@ def default_legacy_dir() -> Path:
     return Path(os.environ.get("KIKAN_LEGACY_DIR", default_var_dir() / "legacy"))
 
 
+def default_reports_dir() -> Path:
+    return Path(os.environ.get("KIKAN_REPORTS_DIR", default_var_dir() / "reports"))
+
+
 def raw_table(system: str, table: str) -> str:
     return f"{system}__{table}"
 

@@ -219,6 +219,26 @@ def plant_logical(frames: dict[str, dict[str, pl.DataFrame]], layouts: dict[str,
             pl_.note("impossible_date", sys_, t, col, r, value=literal)
         frames[sys_][t] = _mark(_set(df, col, rows, ["@raw:" + literal] * k), rows, "impossible_date")
 
+    for sys_, t, col, _ in targets("overlong_value"):
+        df = frames[sys_][t]
+        k = pl_.n("overlong_value", df.height)
+        width = layouts[sys_].file(t).field(col).length
+        rows = np.sort(pl_.rng(f"overlong:{sys_}.{t}").choice(_free_rows(df), k, replace=False))
+        vals = []
+        for i, r in enumerate(rows.tolist()):
+            v = f"SAKAI INTERNATIONAL RESIDENCE EAST TOWER {i % 10000:04d} ROOM 1203"[:width]
+            vals.append(v)
+            pl_.note("overlong_value", sys_, t, col, r, length=len(v))
+        frames[sys_][t] = _mark(_set(df, col, rows, vals), rows, "overlong_value")
+
+    for sys_, t, col, _ in targets("missing_required"):
+        df = frames[sys_][t]
+        k = pl_.n("missing_required", df.height)
+        rows = np.sort(pl_.rng(f"missing:{sys_}.{t}").choice(_free_rows(df), k, replace=False))
+        for r in rows.tolist():
+            pl_.note("missing_required", sys_, t, col, r)
+        frames[sys_][t] = _mark(_set(df, col, rows, [""] * k), rows, "missing_required")
+
     # duplicates last: a copy of a clean row, right after it
     for sys_, t, _, _ in targets("duplicate_key"):
         df = frames[sys_][t]

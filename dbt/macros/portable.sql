@@ -27,3 +27,8 @@ try_to_date(concat(lpad(cast({{ y }} as string), 4, '0'), '-', lpad(cast({{ m }}
 {% macro try_bigint(expr) -%}{{ return(adapter.dispatch('try_bigint', 'kikan')(expr)) }}{%- endmacro %}
 {% macro default__try_bigint(expr) -%}try_cast({{ expr }} as bigint){%- endmacro %}
 {% macro spark__try_bigint(expr) -%}try_cast({{ expr }} as bigint){%- endmacro %}
+
+{# the first n line numbers, in numeric order, written as 「N行目」 #}
+{% macro sample_lines(expr, n=5) -%}{{ return(adapter.dispatch('sample_lines', 'kikan')(expr, n)) }}{%- endmacro %}
+{% macro default__sample_lines(expr, n) -%}array_to_string(list_transform(list_slice(list_sort(list({{ expr }})), 1, {{ n }}), lambda x: cast(x as varchar) || '行目'), ', '){%- endmacro %}
+{% macro spark__sample_lines(expr, n) -%}array_join(transform(slice(array_sort(collect_list({{ expr }})), 1, {{ n }}), x -> concat(cast(x as string), '行目')), ', '){%- endmacro %}
