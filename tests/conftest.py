@@ -34,21 +34,24 @@ def small_city(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def extracted_city(small_city, tmp_path_factory):
-    """The small city run through every extract asset in process, into a tmp DuckDB."""
+    """The small city through the whole main job in process (extract, dbt, reports), into tmp paths."""
     import dagster as dg
 
     from dagster_project.definitions import defs
     from dagster_project.lib.extract_assets import WarehouseResource
 
     legacy, manifest = small_city
-    db = tmp_path_factory.mktemp("wh") / "warehouse.duckdb"
+    wh = tmp_path_factory.mktemp("wh")
+    db = wh / "warehouse.duckdb"
+    reports = wh / "reports"
     assets = list(defs.assets)
     result = dg.materialize(
         assets,
-        resources={"warehouse": WarehouseResource(path=str(db), legacy_dir=str(legacy))},
+        resources={**defs.resources,
+                   "warehouse": WarehouseResource(path=str(db), legacy_dir=str(legacy), reports_dir=str(reports))},
         raise_on_error=False,
     )
-    return {"db": db, "legacy": legacy, "manifest": manifest, "result": result}
+    return {"db": db, "legacy": legacy, "manifest": manifest, "result": result, "reports": reports}
 
 
 def load_manifest(legacy: Path) -> dict:

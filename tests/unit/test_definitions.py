@@ -30,10 +30,10 @@ def test_asset_graph_matches_snapshot():
 def test_every_system_is_one_group_and_every_raw_table_has_a_blocking_check(project):
     graph = defs.resolve_asset_graph()
     groups = {graph.get(k).group_name for k in graph.get_all_asset_keys()}
-    assert groups == {s.id for s in project.city.systems}
+    assert groups == {s.id for s in project.city.systems} | {"reference"}
     for key in graph.get_all_asset_keys():
         checks = list(graph.get_check_keys_for_assets([key]))
-        if key.path[1].endswith("__quarantine"):
+        if key.path[0] != "raw" or key.path[1].endswith("__quarantine"):
             continue
         assert [c.name for c in checks] == ["row_conservation"]
         spec = graph.get_check_spec(checks[0])
@@ -43,3 +43,10 @@ def test_every_system_is_one_group_and_every_raw_table_has_a_blocking_check(proj
 def test_main_job_and_executor():
     job = defs.resolve_job_def("migration")
     assert job.executor_def.name == "in_process"
+
+
+def test_every_system_has_its_layers_and_report(project):
+    graph = defs.resolve_asset_graph()
+    for s in project.city.systems:
+        layers = {k.path[0] for k in graph.get_all_asset_keys() if graph.get(k).group_name == s.id}
+        assert layers == {"raw", "staging", "intermediate", "standard", "gaps", "reports"}, s.id
