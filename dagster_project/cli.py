@@ -129,6 +129,35 @@ def cmd_run(a) -> int:
     return 0 if ok else 1
 
 
+def cmd_generate(a) -> int:
+    from .lib.config import cached_project
+    from .lib.dbtgen import generate
+    from .lib.mapping import cached_mappings
+
+    changed, _ = generate(cached_project(), cached_mappings())
+    print(f"dbt models generated ({changed} file(s) changed)")
+    return 0
+
+
+def cmd_import_catalog(a) -> int:
+    from .lib.catalog_import import import_catalog_xlsx
+    from .lib.config import PROJECT_ROOT, cached_project
+
+    out = a.out or PROJECT_ROOT / "seeds"
+    counts = import_catalog_xlsx(cached_project(), a.xlsx, out)
+    print(f"imported {counts['items']} items in {counts['tables']} tables and {counts['codes']} codes into {out}")
+    return 0
+
+
+def cmd_export_catalog(a) -> int:
+    from .lib.catalog_import import export_catalog_xlsx
+    from .lib.config import cached_project
+
+    export_catalog_xlsx(cached_project(), a.xlsx)
+    print(f"wrote {a.xlsx}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "simulate":
@@ -147,6 +176,15 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--system", action="append", help="only this system (repeatable)")
     r.set_defaults(fn=cmd_run)
     sub.add_parser("simulate", help="the legacy-city simulator (kikan simulate --help)")
+    g = sub.add_parser("generate", help="write the dbt models generated from mappings/ and seeds/")
+    g.set_defaults(fn=cmd_generate)
+    ci = sub.add_parser("import-catalog", help="read an official-style 基本データリスト (.xlsx) into seeds/")
+    ci.add_argument("xlsx", type=Path)
+    ci.add_argument("--out", type=Path, default=None, help="seeds folder to write (default: seeds/)")
+    ci.set_defaults(fn=cmd_import_catalog)
+    ce = sub.add_parser("export-catalog", help="write the current catalog as a 基本データリスト-shaped .xlsx")
+    ce.add_argument("xlsx", type=Path)
+    ce.set_defaults(fn=cmd_export_catalog)
     a = ap.parse_args(argv)
     os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
     default_var_dir().mkdir(parents=True, exist_ok=True)
