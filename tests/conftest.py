@@ -56,3 +56,17 @@ def extracted_city(small_city, tmp_path_factory):
 
 def load_manifest(legacy: Path) -> dict:
     return json.loads((legacy / "_truth" / "manifest.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="session")
+def query():
+    """Run SQL read-only on a DuckDB file: query(db, sql, *params) -> rows."""
+    import duckdb
+
+    def run(db, sql, *params):
+        con = duckdb.connect(str(db), read_only=True)
+        try:
+            return con.execute(sql, list(params)).fetchall()
+        finally:
+            con.close()
+    return run

@@ -291,13 +291,17 @@ def load_city(root: Path | None = None) -> City:
     return _build(City, path, _read_yaml(path))
 
 
+def load_system_file(model, root: Path, system_id: str, name: str):
+    """``mappings/<system>/<name>`` validated as ``model``, whose ``system`` must be the folder's."""
+    path = root / system_id / name
+    obj = _build(model, path, _read_yaml(path))
+    if obj.system != system_id:
+        raise ConfigError(f"{path}: field system: says {obj.system!r}, folder is {system_id!r}")
+    return obj
+
+
 def load_layout(system_id: str, root: Path | None = None) -> Layout:
-    root = root or mappings_dir()
-    path = root / system_id / "layout.yaml"
-    layout = _build(Layout, path, _read_yaml(path))
-    if layout.system != system_id:
-        raise ConfigError(f"{path}: field system: says {layout.system!r}, folder is {system_id!r}")
-    return layout
+    return load_system_file(Layout, root or mappings_dir(), system_id, "layout.yaml")
 
 
 def load_gaiji_table(system_id: str, root: Path | None = None) -> list[GaijiEntry]:

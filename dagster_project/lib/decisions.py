@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from .config import ConfigError, _read_yaml, _validation_message
+from .config import load_system_file
 
 DECISIONS = ("業務フロー変更", "疎結合システムで対応", "データ補正", "標準仕様への要望", "対応不要")
 Decision = Literal["業務フロー変更", "疎結合システムで対応", "データ補正", "標準仕様への要望", "対応不要"]
@@ -53,14 +53,7 @@ def load_decisions(system: str, root: Path) -> DecisionFile:
     path = root / system / "gap_decisions.yaml"
     if not path.exists():
         return DecisionFile(system=system)
-    data = _read_yaml(path)
-    try:
-        f = DecisionFile.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(_validation_message(path, exc)) from None
-    if f.system != system:
-        raise ConfigError(f"{path}: field system: says {f.system!r}, folder is {system!r}")
-    return f
+    return load_system_file(DecisionFile, root, system, "gap_decisions.yaml")
 
 
 @dataclass

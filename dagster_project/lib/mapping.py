@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Literal
 
 import sqlglot
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlglot import exp
 
-from .config import PROJECT_ROOT, ConfigError, Layout, LayoutFile, _read_yaml, _validation_message
+from .config import PROJECT_ROOT, ConfigError, Layout, LayoutFile, load_system_file
 
 SEEDS = PROJECT_ROOT / "seeds"
 
@@ -203,13 +203,7 @@ def lineage_of(expr: str, allowed: set[str], where: str) -> tuple[str, ...]:
 
 def load_system_mapping(system: str, layout: Layout, catalog: Catalog, root: Path) -> list[ResolvedTable]:
     path = root / system / "mapping.yaml"
-    data = _read_yaml(path)
-    try:
-        m = SystemMapping.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(_validation_message(path, exc)) from None
-    if m.system != system:
-        raise ConfigError(f"{path}: field system: says {m.system!r}, folder is {system!r}")
+    m = load_system_file(SystemMapping, root, system, "mapping.yaml")
     out = []
     for ref, tm in m.tables.items():
         where0 = f"{path}: table {ref}"

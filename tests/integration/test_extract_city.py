@@ -5,7 +5,6 @@ import re
 from collections import Counter, defaultdict
 
 import dagster as dg
-import duckdb
 import pytest
 
 from dagster_project.definitions import defs
@@ -14,22 +13,16 @@ from dagster_project.lib.extract_assets import WarehouseResource, raw_key
 pytestmark = pytest.mark.slow
 
 
-def q(db, sql, *params):
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(sql, list(params)).fetchall()
-    finally:
-        con.close()
 
 
-def test_run_succeeds_and_rows_are_conserved(extracted_city, project):
+def test_run_succeeds_and_rows_are_conserved(extracted_city, project, query):
     res = extracted_city["result"]
     assert res.success
     evals = [e for e in res.get_asset_check_evaluations() if e.check_name == "row_conservation"]
     n_files = sum(len(lay.files) for lay in project.layouts.values())
     assert len(evals) == n_files == 30
     assert all(e.passed for e in evals)
-    (files, recs, raw, quar), = q(extracted_city["db"], "select count(*), sum(records_in_file), "
+    (files, recs, raw, quar), = query(extracted_city["db"], "select count(*), sum(records_in_file), "
                                   "sum(raw_rows), sum(quarantined) from meta.extract_files")
     manifest = extracted_city["manifest"]
     assert files == 30
@@ -39,7 +32,7 @@ def test_run_succeeds_and_rows_are_conserved(extracted_city, project):
 @pytest.mark.parametrize("cls,reason", [("truncated_record", "record_length"),
                                         ("overlong_record", "record_length"),
                                         ("undecodable_bytes", "undecodable")])
-def test_planted_record_defects_are_quarantined_exactly(extracted_city, cls, reason):
+def test_planted_record_defects_are_quarantined_exactly(extracted_city, cls, reason, query):
     manifest = extracted_city["manifest"]
     planted = defaultdict(set)
     for d in manifest["defects"]:
@@ -47,36 +40,36 @@ def test_planted_record_defects_are_quarantined_exactly(extracted_city, cls, rea
             planted[(d["system"], d["table"])].add(d["record_no"])
     assert planted, f"the small city planted no {cls}"
     for (system, table), recs in planted.items():
-        found = {r[0] for r in q(extracted_city["db"],
+        found = {r[0] for r in query(extracted_city["db"],
                                  f'select record_no from raw."{system}__quarantine" '
                                  "where table_name = ? and reason_code = ?", table, reason)}
         assert recs <= found, (system, table)
     # nothing else is quarantined than what was planted
     total_planted = sum(1 for d in manifest["defects"]
                         if d["class"] in ("truncated_record", "overlong_record", "undecodable_bytes"))
-    total_q = sum(r[0] for r in q(extracted_city["db"],
+    total_q = sum(r[0] for r in query(extracted_city["db"],
                                   "select sum(quarantined) from meta.extract_files"))
     assert total_q == total_planted
 
 
-def test_undecodable_quarantine_names_the_planted_field(extracted_city):
+def test_undecodable_quarantine_names_the_planted_field(extracted_city, query):
     manifest = extracted_city["manifest"]
     for d in manifest["defects"]:
         if d["class"] != "undecodable_bytes":
             continue
-        (field,), = q(extracted_city["db"], f'select field_name from raw."{d["system"]}__quarantine" '
+        (field,), = query(extracted_city["db"], f'select field_name from raw."{d["system"]}__quarantine" '
                       "where table_name = ? and record_no = ?", d["table"], d["record_no"])
         assert field == d["field"]
 
 
-def test_gaiji_found_per_code_exactly(extracted_city):
+def test_gaiji_found_per_code_exactly(extracted_city, query):
     manifest = extracted_city["manifest"]
     planted = Counter()
     knows = {}
     for g in manifest["gaiji"]:
         planted[(g["system"], g["code"])] += g["occurrences"]
         knows[(g["system"], g["code"])] = g["knows"]
-    rows = q(extracted_city["db"], "select system, sjis_code, sum(occurrences), bool_and(in_vendor_table), "
+    rows = query(extracted_city["db"], "select system, sjis_code, sum(occurrences), bool_and(in_vendor_table), "
              "max(substituted_with), max(juki_code), max(koseki_no) from meta.gaiji_usage group by all")
     found = {(s, c): n for s, c, n, *_ in rows}
     assert found == dict(planted)
@@ -91,23 +84,23 @@ def test_gaiji_found_per_code_exactly(extracted_city):
     assert unidentified >= planted_defects > 0
 
 
-def test_identified_gaiji_leave_no_private_use_characters(extracted_city, project):
+def test_identified_gaiji_leave_no_private_use_characters(extracted_city, project, query):
     from dagster_project.lib.textcodec import sjis_to_pua
 
     db = extracted_city["db"]
     for g in project.gaiji["jumin"]:
         pua = sjis_to_pua(g.code)
-        (n,), = q(db, 'select count(*) from raw."jumin__kojin" where contains(shimei, ?)', pua)
+        (n,), = query(db, 'select count(*) from raw."jumin__kojin" where contains(shimei, ?)', pua)
         if g.ucs:
             assert n == 0, g.code
 
 
-def test_metadata_and_logs_carry_no_personal_data(extracted_city):
+def test_metadata_and_logs_carry_no_personal_data(extracted_city, query):
     db = extracted_city["db"]
     values = set()
     for sql in ('select shimei, jusho, kojin_bango, birth_wareki from raw."jumin__kojin"',
                 'select shimei, jusho, kojin_bango from raw."zeimu__atena"'):
-        for row in q(db, sql):
+        for row in query(db, sql):
             values.update(v.strip() for v in row if v and len(v.strip()) >= 5)
     res = extracted_city["result"]
     texts = []
@@ -123,21 +116,21 @@ def test_metadata_and_logs_carry_no_personal_data(extracted_city):
     assert leaked == []
 
 
-def test_rerunning_one_system_leaves_the_others_untouched(extracted_city):
+def test_rerunning_one_system_leaves_the_others_untouched(extracted_city, query):
     db, legacy = extracted_city["db"], extracted_city["legacy"]
-    before = dict(q(db, "select system || '.' || table_name, extracted_at from meta.extract_files"))
-    (zeimu_rows,), = q(db, 'select count(*) from raw."zeimu__atena"')
+    before = dict(query(db, "select system || '.' || table_name, extracted_at from meta.extract_files"))
+    (zeimu_rows,), = query(db, 'select count(*) from raw."zeimu__atena"')
     jumin_asset = next(a for a in defs.assets if raw_key("jumin", "kojin") in a.keys)
     res = dg.materialize([jumin_asset],
                          resources={"warehouse": WarehouseResource(path=str(db), legacy_dir=str(legacy))})
     assert res.success
-    after = dict(q(db, "select system || '.' || table_name, extracted_at from meta.extract_files"))
+    after = dict(query(db, "select system || '.' || table_name, extracted_at from meta.extract_files"))
     changed = {k for k in before if before[k] != after[k]}
     assert changed == {"jumin.kojin", "jumin.gaikoku", "jumin.inkan"}
-    assert q(db, 'select count(*) from raw."zeimu__atena"')[0][0] == zeimu_rows
+    assert query(db, 'select count(*) from raw."zeimu__atena"')[0][0] == zeimu_rows
 
 
-def test_a_missing_file_fails_only_its_system(small_city, tmp_path):
+def test_a_missing_file_fails_only_its_system(small_city, tmp_path, query):
     import shutil
 
     legacy, _ = small_city
@@ -152,5 +145,5 @@ def test_a_missing_file_fails_only_its_system(small_city, tmp_path):
     assert [e.step_key for e in failed] == ["extract_kenko"]
     msg = failed[0].event_specific_data.error.message
     assert re.search(r"KENSHIN_JUSHIN\.CSV: file not found", msg)
-    systems = {r[0] for r in q(db, "select distinct system from meta.extract_files")}
+    systems = {r[0] for r in query(db, "select distinct system from meta.extract_files")}
     assert len(systems) == 12 and "kenko" not in systems

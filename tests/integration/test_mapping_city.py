@@ -4,7 +4,6 @@ mapping-level defect found as the right gap with the right count."""
 import shutil
 from collections import Counter
 
-import duckdb
 import pytest
 from openpyxl import load_workbook
 
@@ -15,12 +14,6 @@ from dagster_project.lib.mapping import load_mappings
 pytestmark = pytest.mark.slow
 
 
-def q(db, sql, *params):
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(sql, list(params)).fetchall()
-    finally:
-        con.close()
 
 
 @pytest.fixture(scope="module")
@@ -28,18 +21,18 @@ def mappings(project):
     return load_mappings(project)
 
 
-def _gap(db, system, gap_id, kind="data"):
-    r = q(db, f'select record_count from gaps."gaps_{system}__{kind}" where gap_id = ?', gap_id)
+def _gap(query, db, system, gap_id, kind="data"):
+    r = query(db, f'select record_count from gaps."gaps_{system}__{kind}" where gap_id = ?', gap_id)
     return r[0][0] if r else 0
 
 
-def test_the_run_succeeded_with_every_standard_table(extracted_city, mappings):
+def test_the_run_succeeded_with_every_standard_table(extracted_city, mappings, query):
     res = extracted_city["result"]
     assert res.success
     db = extracted_city["db"]
     for t in mappings.tables:
-        raw = q(db, f'select count(*) from raw."{t.system}__{t.source.table}"')[0][0]
-        std = q(db, f'select count(*) from standard."std_{t.std.business_id}__{t.std.table_id}"')[0][0]
+        raw = query(db, f'select count(*) from raw."{t.system}__{t.source.table}"')[0][0]
+        std = query(db, f'select count(*) from standard."std_{t.std.business_id}__{t.std.table_id}"')[0][0]
         assert std == raw > 0, t.std.ref   # every readable legacy row lands in the standard table
 
 
@@ -53,7 +46,7 @@ def _items_fed_by(mappings, system, table, field):
 
 @pytest.mark.parametrize("cls,kind", [("impossible_date", "date_invalid"), ("unmapped_code", "unmapped_code"),
                                       ("overlong_value", "over_length"), ("missing_required", "required_missing")])
-def test_planted_defects_become_data_gaps_with_exact_counts(extracted_city, mappings, cls, kind):
+def test_planted_defects_become_data_gaps_with_exact_counts(extracted_city, mappings, cls, kind, query):
     db, manifest = extracted_city["db"], extracted_city["manifest"]
     planted = Counter((d["system"], d["table"], d["field"]) for d in manifest["defects"] if d["class"] == cls)
     assert planted, f"no {cls} planted"
@@ -62,42 +55,42 @@ def test_planted_defects_become_data_gaps_with_exact_counts(extracted_city, mapp
         assert found, (system, table, field)
         for t, ri in found:
             gid = f"{system}:{t.std.ref}.{ri.item.item_id}:{kind}"
-            assert _gap(db, system, gid) == n, gid
+            assert _gap(query, db, system, gid) == n, gid
 
 
-def test_unmapped_code_values_are_spec_gaps_counted_per_value(extracted_city, mappings, project):
+def test_unmapped_code_values_are_spec_gaps_counted_per_value(extracted_city, mappings, project, query):
     db, manifest = extracted_city["db"], extracted_city["manifest"]
     planted = Counter((d["system"], d["table"], d["field"], d["code"]) for d in manifest["defects"]
                       if d["class"] == "unmapped_code")
     for (system, table, field, code), n in planted.items():
         (t, ri), = list(_items_fed_by(mappings, system, table, field))
         gid = f"{system}:{t.std.ref}.{ri.item.item_id}:code_unmapped:{code}"
-        assert _gap(db, system, gid, "spec") == n, gid
+        assert _gap(query, db, system, gid, "spec") == n, gid
 
 
-def test_spec_gaps_name_what_is_missing_and_what_would_be_lost(extracted_city):
+def test_spec_gaps_name_what_is_missing_and_what_would_be_lost(extracted_city, query):
     db = extracted_city["db"]
-    kinds = {(s, k) for s, k in q(db, "select system, gap_kind from gaps.gaps_kokuho__spec union all "
+    kinds = {(s, k) for s, k in query(db, "select system, gap_kind from gaps.gaps_kokuho__spec union all "
                                       "select system, gap_kind from gaps.gaps_jumin__spec")}
     assert ("kokuho", "required_no_source") in kinds
     assert ("jumin", "length_conflict") in kinds
-    raw = q(db, 'select count(*) from raw."jumin__kojin"')[0][0]
-    assert _gap(db, "jumin", "jumin:kojin.koho_kubun:legacy_only", "spec") == raw
+    raw = query(db, 'select count(*) from raw."jumin__kojin"')[0][0]
+    assert _gap(query, db, "jumin", "jumin:kojin.koho_kubun:legacy_only", "spec") == raw
 
 
-def test_gap_ids_are_unique_across_systems(extracted_city, project):
+def test_gap_ids_are_unique_across_systems(extracted_city, project, query):
     db = extracted_city["db"]
     ids = []
     for s in project.city.systems:
         for kind in ("spec", "data"):
-            ids += [r[0] for r in q(db, f'select gap_id from gaps."gaps_{s.id}__{kind}"')]
+            ids += [r[0] for r in query(db, f'select gap_id from gaps."gaps_{s.id}__{kind}"')]
     assert len(ids) == len(set(ids)) > 0
     assert all(i.split(":")[0] in {s.id for s in project.city.systems} for i in ids)
 
 
-def test_unconvertible_values_stay_as_null_with_a_flag(extracted_city):
+def test_unconvertible_values_stay_as_null_with_a_flag(extracted_city, query):
     db = extracted_city["db"]
-    rows = q(db, 'select todoke_date, _flags from standard."std_juki__jumin" where _flags like ?',
+    rows = query(db, 'select todoke_date, _flags from standard."std_juki__jumin" where _flags like ?',
              "%todoke_date:date_invalid%")
     assert rows and all(r[0] is None for r in rows)
 
@@ -128,10 +121,10 @@ def test_a_stale_decision_is_reported(extracted_city, project, tmp_path):
     assert "古い決定" in load_workbook(counts["xlsx"]).sheetnames
 
 
-def test_reports_identify_records_by_internal_key_only(extracted_city):
+def test_reports_identify_records_by_internal_key_only(extracted_city, query):
     db, reports = extracted_city["db"], extracted_city["reports"]
-    names = {r[0].strip() for r in q(db, 'select shimei from raw."jumin__kojin" where shimei is not null')}
-    numbers = {r[0] for r in q(db, 'select kojin_bango from raw."jumin__kojin" where kojin_bango <> \'\'')}
+    names = {r[0].strip() for r in query(db, 'select shimei from raw."jumin__kojin" where shimei is not null')}
+    numbers = {r[0] for r in query(db, 'select kojin_bango from raw."jumin__kojin" where kojin_bango <> \'\'')}
     for system in ("jumin", "zeimu", "kokuho"):
         text = (reports / system / f"gap_report_{system}.html").read_text(encoding="utf-8")
         assert not [n for n in names if len(n) >= 4 and n in text]
