@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -28,7 +29,7 @@ STAMP = VENV / ".installed"
 
 def _fingerprint() -> str:
     h = hashlib.sha256()
-    for name in ("pyproject.toml", "constraints.txt"):
+    for name in ("pyproject.toml", "constraints.txt", "node/package-lock.json"):
         h.update((ROOT / name).read_bytes())
     return h.hexdigest()
 
@@ -45,6 +46,13 @@ def ensure_env() -> None:
     print("installing the pinned project (first time: about a minute) ...", flush=True)
     pip = [str(BIN / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
     subprocess.run(pip + ["-c", "constraints.txt", "-e", ".[test]"], cwd=ROOT, check=True)
+    # the MJ文字情報一覧表 (SQLite, shipped inside the npm package; no install scripts run)
+    npm = shutil.which("npm")
+    if npm is None:
+        sys.exit("npm is needed for the reference character data (@mandel59/mojidata): install node and npm")
+    print("installing the pinned reference data from npm ...", flush=True)
+    subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--ignore-scripts", "--loglevel=error"],
+                   cwd=ROOT / "node", check=True)
     STAMP.write_text(want)
 
 
