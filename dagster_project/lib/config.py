@@ -65,6 +65,11 @@ class CityInfo(_Strict):
     residents: int = Field(gt=0)
     as_of: dt.date | None = None
     gate_days_before_cutover: int = Field(default=30, ge=0)
+    # 宛名番号 carry a check digit by this rule (DOMAIN.md: M11W2-7 for numbers the new system
+    # issues); "none" where the city's existing numbers do not.
+    atena_check_digit: Literal["m11w27", "none"] = "m11w27"
+    # 住民票コード: mod 11 with these weights from the right (DOMAIN.md: *assumed*).
+    juminhyo_weights: list[int] = Field(default_factory=lambda: [2, 3, 4, 5, 6, 7], min_length=1)
 
 
 class City(_Strict):

@@ -59,7 +59,8 @@ def std_name(t: ResolvedTable) -> str:
 def kana_macro() -> str:
     """zenkaku_kana(expr): half-width katakana to full-width, voiced marks joined."""
     voiced = [(h, chr(f)) for f, h in _FULL_TO_HALF.items() if len(h) == 2]
-    single = [(h, chr(f)) for f, h in _FULL_TO_HALF.items() if len(h) == 1 and h != " "]
+    # the ASCII space of a half-width kana field becomes the full-width space of a カナ item
+    single = [(h, chr(f)) for f, h in _FULL_TO_HALF.items() if len(h) == 1]
     expr = "{{ expr }}"
     for h, f in sorted(voiced):
         expr = f"replace({expr}, {q(h)}, {q(f)})"
@@ -479,13 +480,15 @@ def data_sql(system: str, tables: list[ResolvedTable]) -> str:
 # --------------------------------------------------------------------------- writing
 
 def sources_yml(project: Project) -> dict:
+    reference = {"name": "reference", "schema": "reference",
+                 "tables": [{"name": "std_charset"}, {"name": "mj_index"}, {"name": "char_fold"}]}
     tables = []
     for s in project.city.systems:
         for lf in project.layouts[s.id].files:
             tables.append({"name": f"{s.id}__{lf.table}", "description": f"{s.name}「{lf.label}」({lf.file})",
                            "meta": {"system": s.id}})
         tables.append({"name": f"{s.id}__quarantine", "meta": {"system": s.id}})
-    return {"version": 2, "sources": [{"name": "raw", "schema": "raw", "tables": tables}]}
+    return {"version": 2, "sources": [{"name": "raw", "schema": "raw", "tables": tables}, reference]}
 
 
 def render_all(project: Project, mappings: MappingSet) -> dict[Path, str]:
@@ -529,6 +532,12 @@ def render_all(project: Project, mappings: MappingSet) -> dict[Path, str]:
         {"version": 2, "models": std_models}, allow_unicode=True, sort_keys=False)
     files[GEN_MODELS / "gaps" / "_gaps.yml"] = yaml.safe_dump(
         {"version": 2, "models": gap_models}, allow_unicode=True, sort_keys=False)
+    from .confgen import render_conformance
+
+    conf_files, conf_models = render_conformance(project, mappings)
+    files.update(conf_files)
+    files[GEN_MODELS / "conformance" / "_conformance.yml"] = yaml.safe_dump(
+        {"version": 2, "models": conf_models}, allow_unicode=True, sort_keys=False)
     return files
 
 

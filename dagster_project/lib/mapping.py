@@ -128,6 +128,10 @@ class TableMapping(BaseModel):
     source: str                          # legacy table of this system
     sample_key: str                      # internal key shown in gap samples (never personal data)
     where: str | None = None             # optional filter over the staging columns
+    # the record's own 4情報 for the My Number linkage audit, as expressions over the staging
+    # columns (keys: shimei, birth_date, sex as the standard code, jusho); what is missing is
+    # taken from the register record of the record's 宛名番号
+    four_info: dict[Literal["shimei", "birth_date", "sex", "jusho"], str] | None = None
     items: dict[str, ItemMapping | str]
 
     def item(self, column: str) -> ItemMapping | None:
@@ -166,6 +170,7 @@ class ResolvedTable:
     sample_key: str
     where: str | None
     items: list[ResolvedItem]
+    four_info: dict[str, str] | None = None
 
 
 def staging_columns(lf: LayoutFile) -> set[str]:
@@ -221,6 +226,8 @@ def load_system_mapping(system: str, layout: Layout, catalog: Catalog, root: Pat
             raise ConfigError(f"{where0}: sample_key {tm.sample_key!r} is personal data; use an internal key")
         if tm.where:
             lineage_of(tm.where, allowed, f"{where0} where")
+        for k, e in (tm.four_info or {}).items():
+            lineage_of(e, allowed, f"{where0} four_info.{k}")
         known = {i.column_name for i in std.items}
         extra = sorted(set(tm.items) - known)
         if extra:
@@ -246,7 +253,8 @@ def load_system_mapping(system: str, layout: Layout, catalog: Catalog, root: Pat
             elif it.data_type == "code" and im.expr:
                 raise ConfigError(f"{wh}: a code item needs a codemap (vendor code -> standard code)")
             items.append(ResolvedItem(it, im.expr, cm, im.codemap, im.status, im.note, lin))
-        out.append(ResolvedTable(system, std, lf, tm.sample_key, tm.where, items))
+        out.append(ResolvedTable(system, std, lf, tm.sample_key, tm.where, items,
+                                 dict(tm.four_info) if tm.four_info else None))
     return out
 
 

@@ -32,3 +32,16 @@ try_to_date(concat(lpad(cast({{ y }} as string), 4, '0'), '-', lpad(cast({{ m }}
 {% macro sample_lines(expr, n=5) -%}{{ return(adapter.dispatch('sample_lines', 'kikan')(expr, n)) }}{%- endmacro %}
 {% macro default__sample_lines(expr, n) -%}array_to_string(list_transform(list_slice(list_sort(list({{ expr }})), 1, {{ n }}), lambda x: cast(x as varchar) || '行目'), ', '){%- endmacro %}
 {% macro spark__sample_lines(expr, n) -%}array_join(transform(slice(array_sort(collect_list({{ expr }})), 1, {{ n }}), x -> concat(cast(x as string), '行目')), ', '){%- endmacro %}
+
+{% macro re_find(expr, pattern) -%}{{ return(adapter.dispatch('re_find', 'kikan')(expr, pattern)) }}{%- endmacro %}
+{% macro default__re_find(expr, pattern) -%}regexp_matches({{ expr }}, '{{ pattern }}'){%- endmacro %}
+{% macro spark__re_find(expr, pattern) -%}({{ expr }} rlike '{{ pattern }}'){%- endmacro %}
+
+{# U+XXXX of a character, and of its variation selector when it has one #}
+{% macro codepoints(ch) -%}{{ return(adapter.dispatch('codepoints', 'kikan')(ch)) }}{%- endmacro %}
+{% macro default__codepoints(ch) -%}
+array_to_string(list_transform(regexp_extract_all({{ ch }}, '.'), lambda c: printf('U+%04X', unicode(c))), ' ')
+{%- endmacro %}
+{% macro spark__codepoints(ch) -%}
+concat('U+', upper(hex(ascii({{ ch }}))))
+{%- endmacro %}

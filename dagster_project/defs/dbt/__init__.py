@@ -17,7 +17,7 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtC
 from ...lib.dbt_project import dbt_executable, prepare
 from ...lib.extract_assets import WarehouseResource
 
-LAYERS = {"stg_": "staging", "int_": "intermediate", "std_": "standard", "gaps_": "gaps"}
+LAYERS = {"stg_": "staging", "int_": "intermediate", "std_": "standard", "gaps_": "gaps", "conf_": "conformance"}
 
 
 class KikanTranslator(DagsterDbtTranslator):
