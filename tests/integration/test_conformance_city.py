@@ -134,3 +134,17 @@ def test_unidentified_gaiji_are_open_and_a_decision_closes_one(extracted_city, q
             assert pua in chars, code               # still to identify: open
     (occ,), = query(db, "select count(*) from standard.std_juki__jumin where contains(shimei, '㟢')")
     assert occ > 0                                  # the decision was applied in staging
+
+
+def test_the_gaiji_list_gives_candidates_and_status(extracted_city, project):
+    from openpyxl import load_workbook
+
+    ws = load_workbook(extracted_city["reports"] / "jumin" / "gaiji_list_jumin.xlsx")["外字同定リスト"]
+    header = [c.value for c in ws[1]]
+    rows = {r[1]: dict(zip(header, r)) for r in ws.iter_rows(min_row=2, values_only=True)}
+    assert rows["F0A0"]["ベンダー外字表の記載"] == "ベンダー外字表に記載なし" and rows["F0A0"]["状態"] == "未同定"
+    assert "F045" not in rows                       # decided: no longer a non-standard character
+    for code, r in rows.items():                    # a vendor code with a 住基 code finds its MJ character
+        g = next((g for g in project.gaiji["jumin"] if g.code == code), None)
+        if g and g.juki_code:
+            assert "MJ" in r["同定候補（MJ）"], code

@@ -1,0 +1,167 @@
+"""文字同定 (identification of 外字): the list each system owner works through, and the
+decisions file staging applies.
+
+For every character of a system's standard tables that is not 行政事務標準文字 the list says
+where it occurs (table, item, occurrences, sample internal keys), what the vendor's 外字 table
+knows of it (住基ネット統一文字コード, 戸籍統一文字番号, description), and the candidate standard
+characters found through those codes in the MJ文字情報一覧表. The owner records the outcome in
+``mappings/gaiji/decisions.csv`` (同定: this standard character / 縮退: this character by a rule /
+要確認: still open); the next run applies 同定 and 縮退 in staging, and the character leaves
+the list.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import html
+from pathlib import Path
+from typing import Literal
+
+import duckdb
+from openpyxl import Workbook
+from openpyxl.styles import Font, PatternFill
+from openpyxl.utils import get_column_letter
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
+
+from .config import ConfigError, Project, _validation_message
+from .gap_report import _atomic_write
+from .textcodec import PUA_RE, pua_to_sjis
+
+DECISION_FIELDS = ["system", "code", "decision", "character", "rule", "decided_by", "decided_on", "note"]
+
+
+class GaijiDecision(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    system: str
+    code: str
+    decision: Literal["同定", "縮退", "要確認"]
+    character: str = ""
+    rule: str = ""
+    decided_by: str
+    decided_on: dt.date
+    note: str = ""
+
+    @field_validator("code")
+    @classmethod
+    def _code(cls, v: str) -> str:
+        v = v.strip().upper()
+        try:
+            b = bytes.fromhex(v)
+            ok = len(b) == 2 and 0xF0 <= b[0] <= 0xF9 and PUA_RE.fullmatch(b.decode("cp932")) is not None
+        except (ValueError, UnicodeDecodeError):
+            ok = False
+        if not ok:
+            raise ValueError(f"{v!r} is not a CP932 user-defined code (F040–F9FC)")
+        return v
+
+    @model_validator(mode="after")
+    def _character(self) -> "GaijiDecision":
+        if self.decision in ("同定", "縮退") and not self.character:
+            raise ValueError(f"decision {self.decision} needs the standard character")
+        if self.decision == "縮退" and not self.rule:
+            raise ValueError("縮退 needs the rule it follows (e.g. MJ縮退マップ 親字正字)")
+        return self
+
+
+def load_gaiji_decisions(project: Project) -> list[GaijiDecision]:
+    path = project.root / "gaiji" / "decisions.csv"
+    if not path.exists():
+        return []
+    systems = {s.id for s in project.city.systems}
+    out, seen = [], set()
+    with path.open(encoding="utf-8", newline="") as fh:
+        reader = csv.DictReader(fh)
+        if reader.fieldnames != DECISION_FIELDS:
+            raise ConfigError(f"{path}: line 1: header must be {','.join(DECISION_FIELDS)}")
+        for line, row in enumerate(reader, start=2):
+            try:
+                d = GaijiDecision.model_validate(row)
+            except ValidationError as exc:
+                raise ConfigError(_validation_message(path, exc).replace(f"{path}:", f"{path}: line {line}:")) from None
+            if d.system not in systems:
+                raise ConfigError(f"{path}: line {line}: field system: {d.system!r} is not a system of city.yaml")
+            if (d.system, d.code) in seen:
+                raise ConfigError(f"{path}: line {line}: field code: {d.system} {d.code} decided twice")
+            seen.add((d.system, d.code))
+            out.append(d)
+    return out
+
+
+HEADER = ["文字", "コード（Shift_JIS）", "Unicode", "出現数", "レコード数", "出現箇所（標準テーブル・項目）", "サンプル（内部キー・行番号）",
+          "ベンダー外字表の記載", "住基ネット統一文字コード", "戸籍統一文字番号", "同定候補（MJ）", "状態"]
+
+
+def build_gaiji_list(project: Project, db: Path, system: str, out_dir: Path) -> dict:
+    decisions = {d.code: d for d in load_gaiji_decisions(project) if d.system == system}
+    vendor = {g.code: g for g in project.gaiji[system]}
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        rows = con.execute(
+            f'select ch, codepoints, sum(occurrences), sum(records), string_agg(std_ref || '
+            f"'.' || item_name, '、' order by std_ref, item_name), min(samples) "
+            f'from conformance."conf_{system}__chars" group by ch, codepoints order by sum(occurrences) desc'
+        ).fetchall()
+        mj = con.execute("select mj, coalesce(ivs, ucs) as ch, juki_code, koseki_no from reference.mj_index").fetchall()
+    finally:
+        con.close()
+    by_juki = {j: (m, c) for m, c, j, k in mj if j}
+    by_koseki = {k: (m, c) for m, c, j, k in mj if k}
+    table = []
+    for ch, cps, occ, recs, where, samples in rows:
+        code = pua_to_sjis(ch) if PUA_RE.fullmatch(ch) else ""
+        v = vendor.get(code)
+        cands = []
+        if v and v.juki_code and v.juki_code in by_juki:
+            m, c = by_juki[v.juki_code]
+            cands.append(f"{c}（{m}、住基 {v.juki_code}）")
+        if v and v.koseki_no and v.koseki_no in by_koseki:
+            m, c = by_koseki[v.koseki_no]
+            cands.append(f"{c}（{m}、戸籍 {v.koseki_no}）")
+        if not code and "\uff61" <= ch[0] <= "\uff9f":
+            cands.append("全角カタカナへ変換（半角カナ）")
+        d = decisions.get(code)
+        status = (f"{d.decision}済: {d.character}" if d and d.decision != "要確認" else "要確認") if d else "未同定"
+        table.append([ch if not code else f"（外字 {code}）", code, cps, int(occ), int(recs), where, samples,
+                      (v.description if v else ("ベンダー外字表に記載なし" if code else "")),
+                      v.juki_code if v and v.juki_code else "", v.koseki_no if v and v.koseki_no else "",
+                      " / ".join(dict.fromkeys(cands)) or ("候補なし：紙の原票等で確認" if code else ""), status])
+    name = project.city.system(system).name
+    out_dir = Path(out_dir)
+    xlsx, htmlp = out_dir / f"gaiji_list_{system}.xlsx", out_dir / f"gaiji_list_{system}.html"
+
+    def write_xlsx(p):
+        wb = Workbook()
+        ws = wb.active
+        ws.title = "外字同定リスト"
+        ws.append(HEADER)
+        for c in ws[1]:
+            c.fill, c.font = PatternFill("solid", fgColor="1F4E78"), Font(bold=True, color="FFFFFF")
+        for r in table:
+            ws.append(r)
+        ws.freeze_panes = "A2"
+        ws.auto_filter.ref = f"A1:{get_column_letter(len(HEADER))}{len(table) + 1}"
+        for i, w in enumerate([10, 12, 16, 8, 8, 40, 40, 28, 14, 14, 40, 14], start=1):
+            ws.column_dimensions[get_column_letter(i)].width = w
+        wb.save(p)
+
+    def write_html(p):
+        e = html.escape
+        body = "".join("<tr>" + "".join(f"<td>{e(str(x))}</td>" for x in r) + "</tr>" for r in table)
+        p.write_text(
+            "<!DOCTYPE html><html lang='ja'><head><meta charset='utf-8'>"
+            f"<title>{e(name)} 外字同定リスト</title><style>body{{font-family:'IPAmj明朝','Noto Sans CJK JP',sans-serif;"
+            "margin:1.5rem}table{border-collapse:collapse;font-size:.85rem}th{background:#1F4E78;color:#fff}"
+            "th,td{border:1px solid #ccc;padding:.25rem .45rem}</style></head><body>"
+            f"<h1>{e(name)} 外字同定リスト（{len(table)} 文字）</h1>"
+            "<p>標準文字（行政事務標準文字）にない文字の一覧です。同定した結果は mappings/gaiji/decisions.csv に"
+            "「同定」「縮退」「要確認」で記入すると、次回の実行で移行データに反映されます。</p><table><tr>"
+            + "".join(f"<th>{e(h)}</th>" for h in HEADER) + "</tr>" + body + "</table></body></html>",
+            encoding="utf-8")
+
+    _atomic_write(xlsx, write_xlsx)
+    _atomic_write(htmlp, write_html)
+    return {"xlsx": str(xlsx), "html": str(htmlp), "characters": len(table),
+            "occurrences": sum(r[3] for r in table), "with_candidates": sum(1 for r in table if "（MJ" in r[10]),
+            "open": sum(1 for r in table if r[11] in ("未同定", "要確認"))}
