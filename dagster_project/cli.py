@@ -139,6 +139,15 @@ def cmd_generate(a) -> int:
     return 0
 
 
+def cmd_gx_generate(a) -> int:
+    from .lib.config import cached_project
+    from .lib.gx_suites import write_suites
+    from .lib.mapping import cached_mappings
+
+    print(f"{write_suites(cached_mappings())} suite file(s) changed")
+    return 0
+
+
 def cmd_import_catalog(a) -> int:
     from .lib.catalog_import import import_catalog_xlsx
     from .lib.config import PROJECT_ROOT, cached_project
@@ -182,6 +191,8 @@ def main(argv: list[str] | None = None) -> int:
     ci.add_argument("xlsx", type=Path)
     ci.add_argument("--out", type=Path, default=None, help="seeds folder to write (default: seeds/)")
     ci.set_defaults(fn=cmd_import_catalog)
+    gg = sub.add_parser("gx-generate", help="rewrite the Great Expectations suites in expectations/suites/")
+    gg.set_defaults(fn=cmd_gx_generate)
     ce = sub.add_parser("export-catalog", help="write the current catalog as a 基本データリスト-shaped .xlsx")
     ce.add_argument("xlsx", type=Path)
     ce.set_defaults(fn=cmd_export_catalog)

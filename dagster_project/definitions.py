@@ -6,7 +6,7 @@ on two cores the extract steps gain little from processes anyway.
 
 import dagster as dg
 
-from dagster_project.defs import dbt, extract, reference, reports
+from dagster_project.defs import dbt, extract, quality, reference, reports
 
 # the main job: everything the embedded default builds, per system in dependency order
 migration_job = dg.define_asset_job(
@@ -21,5 +21,6 @@ defs = dg.Definitions.merge(
     dbt.defs,
     reports.defs,
     reference.defs,
+    quality.defs,
     dg.Definitions(jobs=[migration_job], executor=dg.in_process_executor),
 )

@@ -44,7 +44,7 @@ def extracted_city(small_city, tmp_path_factory):
     wh = tmp_path_factory.mktemp("wh")
     db = wh / "warehouse.duckdb"
     reports = wh / "reports"
-    assets = list(defs.assets)
+    assets = list(defs.assets) + list(defs.asset_checks or [])
     result = dg.materialize(
         assets,
         resources={**defs.resources,

@@ -148,3 +148,28 @@ def test_the_gaiji_list_gives_candidates_and_status(extracted_city, project):
         g = next((g for g in project.gaiji["jumin"] if g.code == code), None)
         if g and g.juki_code:
             assert "MJ" in r["同定候補（MJ）"], code
+
+
+def test_gx_suites_run_as_asset_checks_and_find_planted_duplicates(extracted_city, mappings):
+    res = extracted_city["result"]
+    evals = {e.asset_key.path[1]: e for e in res.get_asset_check_evaluations() if e.check_name == "gx_conformance"}
+    assert len(evals) == len(mappings.tables)
+    manifest = extracted_city["manifest"]
+    dups = Counter((d["system"], d["table"]) for d in manifest["defects"] if d["class"] == "duplicate_key")
+    for (system, table), n in dups.items():
+        t = next(t for t in mappings.tables if t.system == system and t.source.table == table)
+        e = evals[f"std_{t.std.business_id}__{t.std.table_id}"]
+        assert not e.passed
+        rules = {r["rule"]: r["unexpected_count"] for r in e.metadata["failed_rules"].value}
+        assert rules["主キー重複"] >= 2 * n       # every row of a duplicated key is unexpected
+
+
+def test_data_docs_hold_no_personal_data(extracted_city, query):
+    docs = extracted_city["reports"].parent / "gx_docs"
+    pages = list(docs.rglob("*.html"))
+    assert len(pages) > 30
+    names = {r[0] for r in query(extracted_city["db"], "select shimei from standard.std_juki__jumin where shimei is not null")}
+    numbers = {r[0] for r in query(extracted_city["db"], "select kojin_bango from standard.std_juki__jumin where kojin_bango is not null")}
+    text = "\n".join(p.read_text(encoding="utf-8") for p in pages)
+    assert not [n for n in names if len(n) >= 4 and n in text]
+    assert not [n for n in numbers if n in text]

@@ -1,0 +1,50 @@
+"""Great Expectations conformance suites as Dagster asset checks, one check per standard table.
+
+The suites (``expectations/suites/``, generated from the catalog) run by SQL on the DuckDB
+warehouse after dbt built the standard tables; each table's result is an asset check with
+counts per failed rule, never a value. They warn rather than block: key and character
+violations are what the readiness gate weighs, not a reason to stop building other tables.
+GX runs in one child process for all systems (see gx_suites.validate_in_subprocess). Data
+Docs for the ICT office are built beside the reports, under ``var/gx_docs/<system>/``.
+"""
+
+import dagster as dg
+
+from ..lib.config import cached_project
+from ..lib.dbtgen import std_name
+from ..lib.extract_assets import WarehouseResource
+from ..lib.gx_suites import validate_in_subprocess
+from ..lib.mapping import cached_mappings
+
+project = cached_project()
+mappings = cached_mappings()
+TABLES = mappings.tables
+
+
+@dg.multi_asset_check(
+    name="gx_conformance",
+    specs=[dg.AssetCheckSpec("gx_conformance", asset=dg.AssetKey(["standard", std_name(t)]),
+                             description=f"{t.std.table_name}: 主キー・コード値・文字種・桁数・行政事務標準文字 (Great Expectations)")
+           for t in TABLES],
+)
+def gx_conformance(warehouse: WarehouseResource):
+    docs = warehouse.reports_path.parent / "gx_docs"
+    results = validate_in_subprocess(warehouse.db_path, [s.id for s in project.city.systems], docs)
+    for t in TABLES:
+        r = results[std_name(t)]
+        yield dg.AssetCheckResult(
+            asset_key=dg.AssetKey(["standard", std_name(t)]),
+            check_name="gx_conformance",
+            passed=bool(r["success"]),
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={
+                "expectations": r["evaluated"],
+                "failed": len(r["failed"]),
+                "failed_rules": dg.MetadataValue.json(
+                    [{k: f[k] for k in ("rule", "item", "unexpected_count")} for f in r["failed"]]),
+                "data_docs": dg.MetadataValue.path(str(docs / t.system / "index.html")),
+            },
+        )
+
+
+defs = dg.Definitions(asset_checks=[gx_conformance])

@@ -1,0 +1,200 @@
+"""Great Expectations suites generated from the standard catalog, and their validation.
+
+One suite per standard table, written as GX 1.x suite JSON under ``expectations/suites/``
+(committed: the rules as data, reviewable in a diff) with ids derived from the content so
+regeneration is stable. ``kikan gx-generate`` rewrites them; a test fails when they are
+out of date with the catalog.
+
+Rules per table: key columns not null and unique (compound keys as one expectation); code
+items within their standard code table; 数字 items digits only; カナ items full-width katakana
+(long vowel, small kana, full-width space); no half-width katakana in 漢字 items; values
+within the standard length; and every character of 漢字 / カナ items in 行政事務標準文字,
+checked by SQL against ``reference.std_charset``.
+
+Validation runs by SQL on DuckDB through query assets; results are SUMMARY level with no
+unexpected values kept, so no personal value reaches a result, a log or Data Docs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from pathlib import Path
+
+from .charset import SPLIT_PATTERN
+from .config import PROJECT_ROOT
+from .dbtgen import std_name
+from .mapping import Catalog, MappingSet, ResolvedTable
+
+SUITES_DIR = PROJECT_ROOT / "expectations" / "suites"
+NS = uuid.UUID("6f0c7e52-3a51-4c1b-9a51-6b69616e0001")
+KATAKANA = "^[ァ-ヶー　ヽヾ]+$"
+RESULT_FORMAT = {"result_format": "SUMMARY", "partial_unexpected_count": 0, "include_unexpected_rows": False}
+
+
+def _exp(suite: str, type_: str, meta: dict, **kwargs) -> dict:
+    key = json.dumps([suite, type_, kwargs], ensure_ascii=False, sort_keys=True)
+    return {"id": str(uuid.uuid5(NS, key)), "type": type_, "kwargs": kwargs, "meta": meta, "severity": "critical"}
+
+
+def suite_for(t: ResolvedTable, catalog: Catalog) -> dict:
+    name = std_name(t)
+    exps = []
+    key = t.std.key
+    for k in key:
+        exps.append(_exp(name, "expect_column_values_to_not_be_null", {"rule": "主キー欠落"}, column=k))
+    if len(key) == 1:
+        exps.append(_exp(name, "expect_column_values_to_be_unique", {"rule": "主キー重複"}, column=key[0]))
+    elif key:
+        exps.append(_exp(name, "expect_compound_columns_to_be_unique", {"rule": "主キー重複"}, column_list=key))
+    for ri in t.items:
+        it = ri.item
+        c = it.column_name
+        meta = {"item_id": it.item_id, "item_name": it.item_name}
+        if it.data_type == "code" and it.code_table:
+            exps.append(_exp(name, "expect_column_values_to_be_in_set", {**meta, "rule": "コード表にないコード値"},
+                             column=c, value_set=sorted(catalog.codes[it.code_table])))
+        if it.data_type == "string":
+            exps.append(_exp(name, "expect_column_value_lengths_to_be_between", {**meta, "rule": "桁数超過"},
+                             column=c, max_value=it.length))
+            if it.char_class == "数字":
+                exps.append(_exp(name, "expect_column_values_to_match_regex", {**meta, "rule": "数字項目の文字種"},
+                                 column=c, regex="^[0-9]+$"))
+            if it.char_class == "カナ":
+                exps.append(_exp(name, "expect_column_values_to_match_regex", {**meta, "rule": "カナ項目の文字種"},
+                                 column=c, regex=KATAKANA))
+            if it.char_class == "漢字":
+                exps.append(_exp(name, "expect_column_values_to_not_match_regex", {**meta, "rule": "漢字項目に半角カナ"},
+                                 column=c, regex="[ｦ-ﾟ]"))
+            if it.char_class in ("漢字", "カナ"):
+                query = ("select * from {batch} b where " + c + " is not null and exists (select 1 from "
+                         f"unnest(regexp_extract_all(b.{c}, '{SPLIT_PATTERN}')) u(ch) where not exists "
+                         "(select 1 from reference.std_charset s where s.ch = u.ch))")
+                exps.append(_exp(name, "unexpected_rows_expectation", {**meta, "rule": "行政事務標準文字にない文字"},
+                                 unexpected_rows_query=query,
+                                 description=f"{it.item_name}: every character is 行政事務標準文字"))
+    return {"name": name, "id": str(uuid.uuid5(NS, name)), "expectations": exps,
+            "meta": {"standard_table": t.std.ref, "table_name": t.std.table_name, "system": t.system,
+                     "generated_from": "seeds/std_items.csv, seeds/std_codes.csv, mappings/"},
+            "notes": None}
+
+
+def render_suites(mappings: MappingSet) -> dict[str, str]:
+    return {std_name(t) + ".json": json.dumps(suite_for(t, mappings.catalog), ensure_ascii=False, indent=2,
+                                              sort_keys=True) + "\n"
+            for t in mappings.tables}
+
+
+def write_suites(mappings: MappingSet, out: Path = SUITES_DIR) -> int:
+    out.mkdir(parents=True, exist_ok=True)
+    files = render_suites(mappings)
+    changed = 0
+    for old in out.glob("*.json"):
+        if old.name not in files:
+            old.unlink()
+            changed += 1
+    for name, text in files.items():
+        p = out / name
+        if not p.exists() or p.read_text(encoding="utf-8") != text:
+            p.write_text(text, encoding="utf-8")
+            changed += 1
+    return changed
+
+
+def validate(db: Path, tables: list[ResolvedTable], docs_dir: Path | None = None,
+             suites_dir: Path = SUITES_DIR) -> dict[str, dict]:
+    """Run the suites of these standard tables on the warehouse; a summary per table."""
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    from . import gx_duckdb
+
+    gx_duckdb.install()
+    import great_expectations as gx
+
+    ctx = gx.get_context(mode="ephemeral")
+    try:
+        ctx.variables.progress_bars = {"globally": False, "metric_calculations": False}
+    except Exception:  # pragma: no cover - cosmetic
+        pass
+    ds = ctx.data_sources.add_sql(name="warehouse", connection_string=f"duckdb:///{db}",
+                                  kwargs={"connect_args": {"read_only": True}})
+    vds = []
+    for t in tables:
+        name = std_name(t)
+        data = json.loads((suites_dir / f"{name}.json").read_text(encoding="utf-8"))
+        suite = ctx.suites.add(gx.ExpectationSuite(name=data["name"], expectations=data["expectations"],
+                                                   meta=data["meta"]))
+        asset = ds.add_query_asset(name=name, query=f"select * from standard.{name}")
+        vds.append(ctx.validation_definitions.add(gx.ValidationDefinition(
+            name=name, data=asset.add_batch_definition_whole_table("all"), suite=suite)))
+    actions = []
+    if docs_dir is not None:
+        ctx.add_data_docs_site(site_name="kikan", site_config={
+            "class_name": "SiteBuilder",
+            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)},
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"}})
+        actions.append(gx.checkpoint.UpdateDataDocsAction(name="data_docs"))
+    cp = ctx.checkpoints.add(gx.Checkpoint(name="conformance", validation_definitions=vds, actions=actions,
+                                           result_format=RESULT_FORMAT))
+    try:
+        result = cp.run()
+    finally:
+        # GX keeps one persistent connection for duckdb (see gx_duckdb); close it, or the next
+        # connection to the warehouse in this process is refused
+        engine = ds.get_execution_engine()
+        engine.close()
+        engine.engine.dispose()
+    out = {}
+    for vr in result.run_results.values():
+        suite_name = vr.suite_name
+        failed = []
+        for r in vr.results:
+            cfg = r.expectation_config
+            if not r.success:
+                res = r.result or {}
+                count = res.get("unexpected_count")
+                failed.append({
+                    "rule": (cfg.meta or {}).get("rule"), "type": cfg.type,
+                    "item": (cfg.meta or {}).get("item_name")
+                    or cfg.kwargs.get("column") or ",".join(cfg.kwargs.get("column_list", []) or []),
+                    "unexpected_count": count if count is not None else res.get("observed_value"),
+                    "error": bool(r.exception_info and r.exception_info.get("raised_exception")),
+                })
+        out[suite_name] = {"evaluated": len(vr.results), "failed": failed, "success": vr.success}
+    return out
+
+
+def validate_in_subprocess(db: Path, systems: list[str], docs_root: Path) -> dict[str, dict]:
+    """Run :func:`validate` in a child process. GX keeps a DuckDB connection open after a
+    validation (closing and disposing its engine does not release it), and DuckDB then refuses
+    any other connection to the same file from the same process; a child process confines it."""
+    import subprocess
+    import sys
+
+    env = dict(os.environ, GX_ANALYTICS_ENABLED="false")
+    res = subprocess.run([sys.executable, "-m", "dagster_project.lib.gx_suites", str(db), str(docs_root), *systems],
+                         capture_output=True, text=True, env=env)
+    if res.returncode != 0:
+        tail = "\n".join(res.stderr.strip().splitlines()[-5:])
+        raise RuntimeError(f"Great Expectations validation failed (exit {res.returncode}): {tail}")
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def _main(argv: list[str]) -> int:
+    from .config import cached_project
+    from .mapping import cached_mappings
+
+    db, docs_root, systems = Path(argv[0]), Path(argv[1]), argv[2:]
+    mappings = cached_mappings()
+    project = cached_project()
+    out = {}
+    for s in systems or [x.id for x in project.city.systems]:
+        out.update(validate(db, mappings.for_system(s), docs_dir=docs_root / s))
+    print(json.dumps(out, ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(_main(sys.argv[1:]))
