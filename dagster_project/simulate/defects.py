@@ -231,6 +231,21 @@ def plant_logical(frames: dict[str, dict[str, pl.DataFrame]], layouts: dict[str,
             pl_.note("overlong_value", sys_, t, col, r, length=len(v))
         frames[sys_][t] = _mark(_set(df, col, rows, vals), rows, "overlong_value")
 
+    for sys_, t, col, _ in targets("halfwidth_kana"):
+        df = frames[sys_][t]
+        k = pl_.n("halfwidth_kana", df.height)
+        width = layouts[sys_].file(t).field(col).length
+        rows = np.sort(pl_.rng(f"hankaku:{sys_}.{t}").choice(_free_rows(df), k, replace=False))
+        vals = []
+        for r in rows.tolist():
+            base = df[col][r] or ""
+            v = ("ｺｰﾎﾟ" + base) if col == "katagaki" else base.replace("大阪府", "ｵｵｻｶﾌ", 1)
+            while len(v.encode("cp932", errors="replace")) > width:
+                v = v[:-1]
+            vals.append(v)
+            pl_.note("halfwidth_kana", sys_, t, col, r)
+        frames[sys_][t] = _mark(_set(df, col, rows, vals), rows, "halfwidth_kana")
+
     for sys_, t, col, _ in targets("missing_required"):
         df = frames[sys_][t]
         k = pl_.n("missing_required", df.height)
