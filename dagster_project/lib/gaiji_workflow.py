@@ -104,6 +104,7 @@ def build_gaiji_list(project: Project, db: Path, system: str, out_dir: Path) -> 
             f'from conformance."conf_{system}__chars" group by ch, codepoints order by sum(occurrences) desc'
         ).fetchall()
         mj = con.execute("select mj, coalesce(ivs, ucs) as ch, juki_code, koseki_no from reference.mj_index").fetchall()
+        fold = dict(con.execute("select ch, folded from reference.char_fold").fetchall())
     finally:
         con.close()
     by_juki = {j: (m, c) for m, c, j, k in mj if j}
@@ -119,6 +120,9 @@ def build_gaiji_list(project: Project, db: Path, system: str, out_dir: Path) -> 
         if v and v.koseki_no and v.koseki_no in by_koseki:
             m, c = by_koseki[v.koseki_no]
             cands.append(f"{c}（{m}、戸籍 {v.koseki_no}）")
+        for c in [x.split("（")[0] for x in cands]:
+            if c in fold:   # what 縮退 by the MJ縮退マップ (親字正字 / JIS包摂規準) would give
+                cands.append(f"縮退候補: {fold[c]}（MJ縮退マップ）")
         if not code and "\uff61" <= ch[0] <= "\uff9f":
             cands.append("全角カタカナへ変換（半角カナ）")
         d = decisions.get(code)
