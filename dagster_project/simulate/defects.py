@@ -202,57 +202,43 @@ def plant_logical(frames: dict[str, dict[str, pl.DataFrame]], layouts: dict[str,
             pl_.note("unidentified_gaiji", sys_, t, col, r, char_code=system_gaiji(sys_)[ch][0])
         frames[sys_][t] = _mark(_set(df, col, rows, vals), rows, "unidentified_gaiji")
 
-    for sys_, t, col, label in targets("unmapped_code"):
-        df = frames[sys_][t]
-        k = pl_.n("unmapped_code", df.height)
-        rows = np.sort(pl_.rng(f"code:{sys_}.{t}").choice(_free_rows(df), k, replace=False))
-        codes = {lab: code for code, lab in layouts[sys_].codes[layouts[sys_].file(t).field(col).codes].items()}
-        for r in rows.tolist():
-            pl_.note("unmapped_code", sys_, t, col, r, code=codes[label], label=label)
-        frames[sys_][t] = _mark(_set(df, col, rows, [label] * k), rows, "unmapped_code")
+    def replace_values(cls: str, purpose: str, make, **note):
+        """Plant ``cls``: on free rows of each target, the field becomes make(row value, i, arg, field);
+        ``note`` names extra manifest entries, each computed from (new value, arg, field)."""
+        for sys_, t, col, arg in targets(cls):
+            df = frames[sys_][t]
+            k = pl_.n(cls, df.height)
+            rows = np.sort(pl_.rng(f"{purpose}:{sys_}.{t}").choice(_free_rows(df), k, replace=False))
+            field = layouts[sys_].file(t).field(col)
+            vals = []
+            for i, r in enumerate(rows.tolist()):
+                v = make(df[col][r] or "", i, arg, field)
+                vals.append(v)
+                extra = {key: fn(v, arg, field) for key, fn in note.items()}
+                pl_.note(cls, sys_, t, col, r, **extra)
+            frames[sys_][t] = _mark(_set(df, col, rows, vals), rows, cls)
 
-    for sys_, t, col, literal in targets("impossible_date"):
-        df = frames[sys_][t]
-        k = pl_.n("impossible_date", df.height)
-        rows = np.sort(pl_.rng(f"date:{sys_}.{t}").choice(_free_rows(df), k, replace=False))
-        for r in rows.tolist():
-            pl_.note("impossible_date", sys_, t, col, r, value=literal)
-        frames[sys_][t] = _mark(_set(df, col, rows, ["@raw:" + literal] * k), rows, "impossible_date")
+    def fit(v: str, width: int) -> str:
+        while len(v.encode("cp932", errors="replace")) > width:
+            v = v[:-1]
+        return v
 
-    for sys_, t, col, _ in targets("overlong_value"):
-        df = frames[sys_][t]
-        k = pl_.n("overlong_value", df.height)
-        width = layouts[sys_].file(t).field(col).length
-        rows = np.sort(pl_.rng(f"overlong:{sys_}.{t}").choice(_free_rows(df), k, replace=False))
-        vals = []
-        for i, r in enumerate(rows.tolist()):
-            v = f"SAKAI INTERNATIONAL RESIDENCE EAST TOWER {i % 10000:04d} ROOM 1203"[:width]
-            vals.append(v)
-            pl_.note("overlong_value", sys_, t, col, r, length=len(v))
-        frames[sys_][t] = _mark(_set(df, col, rows, vals), rows, "overlong_value")
+    def code_of(label, field):
+        return {lab: code for code, lab in layouts_codes[field.codes].items()}[label]
 
-    for sys_, t, col, _ in targets("halfwidth_kana"):
-        df = frames[sys_][t]
-        k = pl_.n("halfwidth_kana", df.height)
-        width = layouts[sys_].file(t).field(col).length
-        rows = np.sort(pl_.rng(f"hankaku:{sys_}.{t}").choice(_free_rows(df), k, replace=False))
-        vals = []
-        for r in rows.tolist():
-            base = df[col][r] or ""
-            v = ("ｺｰﾎﾟ" + base) if col == "katagaki" else base.replace("大阪府", "ｵｵｻｶﾌ", 1)
-            while len(v.encode("cp932", errors="replace")) > width:
-                v = v[:-1]
-            vals.append(v)
-            pl_.note("halfwidth_kana", sys_, t, col, r)
-        frames[sys_][t] = _mark(_set(df, col, rows, vals), rows, "halfwidth_kana")
-
-    for sys_, t, col, _ in targets("missing_required"):
-        df = frames[sys_][t]
-        k = pl_.n("missing_required", df.height)
-        rows = np.sort(pl_.rng(f"missing:{sys_}.{t}").choice(_free_rows(df), k, replace=False))
-        for r in rows.tolist():
-            pl_.note("missing_required", sys_, t, col, r)
-        frames[sys_][t] = _mark(_set(df, col, rows, [""] * k), rows, "missing_required")
+    layouts_codes = {}
+    for lay in layouts.values():
+        layouts_codes.update(lay.codes)
+    replace_values("unmapped_code", "code", lambda v, i, label, f: label,
+                   code=lambda v, label, f: code_of(label, f), label=lambda v, label, f: label)
+    replace_values("impossible_date", "date", lambda v, i, literal, f: "@raw:" + literal,
+                   value=lambda v, literal, f: literal)
+    replace_values("overlong_value", "overlong",
+                   lambda v, i, a, f: f"SAKAI INTERNATIONAL RESIDENCE EAST TOWER {i % 10000:04d} ROOM 1203"[:f.length],
+                   length=lambda v, a, f: len(v))
+    replace_values("halfwidth_kana", "hankaku",
+                   lambda v, i, a, f: fit(("ｺｰﾎﾟ" + v) if f.name == "katagaki" else v.replace("大阪府", "ｵｵｻｶﾌ", 1), f.length))
+    replace_values("missing_required", "missing", lambda v, i, a, f: "")
 
     # duplicates last: a copy of a clean row, right after it
     for sys_, t, _, _ in targets("duplicate_key"):
