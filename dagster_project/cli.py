@@ -36,15 +36,24 @@ def _instance():
 def run_job(systems: list[str] | None = None) -> bool:
     from .definitions import defs
 
+    import contextlib
+    import datetime as dt
+
     job = defs.resolve_job_def("migration")
     selection = None
     if systems:
         graph = defs.resolve_asset_graph()
         selection = [k for k in graph.get_all_asset_keys() if graph.get(k).group_name in systems]
-    result = job.execute_in_process(
-        instance=_instance(), asset_selection=selection, raise_on_error=False,
-        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
-    )
+    # the full run log (dbt's stream included) goes to a file; the terminal gets the summary
+    logs = default_var_dir() / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    log_path = logs / f"run-{dt.datetime.now().strftime('%Y%m%d-%H%M%S')}.log"
+    with log_path.open("w", encoding="utf-8") as fh, contextlib.redirect_stdout(fh), contextlib.redirect_stderr(fh):
+        result = job.execute_in_process(
+            instance=_instance(), asset_selection=selection, raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+        )
+    print(f"run log        : {log_path}")
     failed = [e for e in result.all_events if e.event_type_value in ("STEP_FAILURE",)]
     for e in failed:
         print(f"FAILED {e.step_key}: {e.event_specific_data.error.message.strip().splitlines()[0]}",
