@@ -488,7 +488,11 @@ def sources_yml(project: Project) -> dict:
             tables.append({"name": f"{s.id}__{lf.table}", "description": f"{s.name}「{lf.label}」({lf.file})",
                            "meta": {"system": s.id}})
         tables.append({"name": f"{s.id}__quarantine", "meta": {"system": s.id}})
-    return {"version": 2, "sources": [{"name": "raw", "schema": "raw", "tables": tables}, reference]}
+    meta = {"name": "meta", "schema": "meta",
+            "description": "Extract bookkeeping written by every system's extract asset (counts, hashes, 外字 seen)",
+            "tables": [{"name": "extract_files", "meta": {"group": "bookkeeping"}},
+                       {"name": "gaiji_usage", "meta": {"group": "bookkeeping"}}]}
+    return {"version": 2, "sources": [{"name": "raw", "schema": "raw", "tables": tables}, reference, meta]}
 
 
 def render_all(project: Project, mappings: MappingSet) -> dict[Path, str]:
@@ -538,6 +542,12 @@ def render_all(project: Project, mappings: MappingSet) -> dict[Path, str]:
     files.update(conf_files)
     files[GEN_MODELS / "conformance" / "_conformance.yml"] = yaml.safe_dump(
         {"version": 2, "models": conf_models}, allow_unicode=True, sort_keys=False)
+    from .recongen import render_recon
+
+    recon_files, recon_models = render_recon(project, mappings)
+    files.update(recon_files)
+    files[GEN_MODELS / "readiness" / "_readiness.yml"] = yaml.safe_dump(
+        {"version": 2, "models": recon_models}, allow_unicode=True, sort_keys=False)
     return files
 
 

@@ -120,7 +120,7 @@ def test_rerunning_one_system_leaves_the_others_untouched(extracted_city, query)
     db, legacy = extracted_city["db"], extracted_city["legacy"]
     before = dict(query(db, "select system || '.' || table_name, extracted_at from meta.extract_files"))
     (zeimu_rows,), = query(db, 'select count(*) from raw."zeimu__atena"')
-    jumin_asset = next(a for a in defs.assets if raw_key("jumin", "kojin") in a.keys)
+    jumin_asset = next(a for a in defs.assets if isinstance(a, dg.AssetsDefinition) and raw_key("jumin", "kojin") in a.keys)
     res = dg.materialize([jumin_asset],
                          resources={"warehouse": WarehouseResource(path=str(db), legacy_dir=str(legacy))})
     assert res.success
@@ -138,7 +138,8 @@ def test_a_missing_file_fails_only_its_system(small_city, tmp_path, query):
     shutil.copytree(legacy, copy)
     (copy / "kenko" / "KENSHIN_JUSHIN.CSV").unlink()
     db = tmp_path / "w.duckdb"
-    extract_assets = [a for a in defs.assets if any(k.path[0] == "raw" for k in a.keys)]
+    extract_assets = [a for a in defs.assets if isinstance(a, dg.AssetsDefinition)
+                      and any(k.path[0] == "raw" for k in a.keys)]
     res = dg.materialize(extract_assets, raise_on_error=False,
                          resources={"warehouse": WarehouseResource(path=str(db), legacy_dir=str(copy))})
     failed = [e for e in res.all_events if e.event_type_value == "STEP_FAILURE"]

@@ -129,3 +129,18 @@ def test_reports_identify_records_by_internal_key_only(extracted_city, query):
         text = (reports / system / f"gap_report_{system}.html").read_text(encoding="utf-8")
         assert not [n for n in names if len(n) >= 4 and n in text]
         assert not [n for n in numbers if n in text]
+
+
+def test_reconciliation_counts_every_record_person_amount_and_category(extracted_city, project, mappings, query):
+    db = extracted_city["db"]
+    rows = []
+    for s in project.city.systems:
+        rows += query(db, f'select check_kind, status, source_value, target_value from readiness."recon_{s.id}"')
+    kinds = Counter(r[0] for r in rows)
+    assert kinds["件数"] == len(mappings.tables)
+    assert kinds["金額"] > 0 and kinds["区分別件数"] > 0 and kinds["人数"] > 0
+    # nothing in the small city drops rows or changes amounts between legacy and standard
+    assert all(r[1] == "一致" for r in rows), [r for r in rows if r[1] != "一致"][:5]
+    total = sum(r[2] for r in rows if r[0] == "件数")
+    files = query(db, "select sum(records_in_file) from meta.extract_files")[0][0]
+    assert total == files

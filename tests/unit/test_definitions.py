@@ -30,7 +30,7 @@ def test_asset_graph_matches_snapshot():
 def test_every_system_is_one_group_and_every_raw_table_has_a_blocking_check(project):
     graph = defs.resolve_asset_graph()
     groups = {graph.get(k).group_name for k in graph.get_all_asset_keys()}
-    assert groups == {s.id for s in project.city.systems} | {"reference"}
+    assert groups == {s.id for s in project.city.systems} | {"reference", "bookkeeping"}
     for key in graph.get_all_asset_keys():
         checks = list(graph.get_check_keys_for_assets([key]))
         if key.path[0] != "raw" or key.path[1].endswith("__quarantine"):
@@ -49,4 +49,5 @@ def test_every_system_has_its_layers_and_report(project):
     graph = defs.resolve_asset_graph()
     for s in project.city.systems:
         layers = {k.path[0] for k in graph.get_all_asset_keys() if graph.get(k).group_name == s.id}
-        assert layers >= {"raw", "staging", "intermediate", "standard", "gaps", "reports", "conformance"}, s.id
+        assert layers >= {"raw", "staging", "intermediate", "standard", "gaps", "reports", "conformance",
+                          "readiness"}, s.id

@@ -17,7 +17,8 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtC
 from ...lib.dbt_project import dbt_executable, prepare
 from ...lib.extract_assets import WarehouseResource
 
-LAYERS = {"stg_": "staging", "int_": "intermediate", "std_": "standard", "gaps_": "gaps", "conf_": "conformance"}
+LAYERS = {"stg_": "staging", "int_": "intermediate", "std_": "standard", "gaps_": "gaps", "conf_": "conformance",
+          "recon_": "readiness"}
 
 
 class KikanTranslator(DagsterDbtTranslator):
@@ -33,7 +34,7 @@ class KikanTranslator(DagsterDbtTranslator):
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         meta = dbt_resource_props.get("config", {}).get("meta", {}) or dbt_resource_props.get("meta", {})
-        return meta.get("system") or "reference"
+        return meta.get("group") or meta.get("system") or "reference"
 
 
 dbt_project = prepare()
