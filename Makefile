@@ -14,6 +14,6 @@ test:
 dev:
 	$(PY) tasks.py dev
 lint: setup
-	.venv/bin/python -m compileall -q dagster_project tests tasks.py
+	.venv/bin/ruff check dagster_project tests tasks.py
 clean:
 	rm -rf var

@@ -149,7 +149,6 @@ def cmd_generate(a) -> int:
 
 
 def cmd_gx_generate(a) -> int:
-    from .lib.config import cached_project
     from .lib.gx_suites import write_suites
     from .lib.mapping import cached_mappings
 

@@ -17,11 +17,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from .config import ConfigError, _build, _read_yaml
-from .dbtgen import GEN_MODELS, HEADER, int_name, q, stg_name, std_name
+from .config import _build, _read_yaml
+from .dbtgen import GEN_MODELS, HEADER, q, stg_name, std_name
 from .mapping import MappingSet, ResolvedTable
 
 
@@ -110,10 +109,7 @@ def recon_sql(system: str, tables: list[ResolvedTable], cfg: ReconConfig) -> str
 
 
 def render_recon(project, mappings: MappingSet) -> tuple[dict, list[dict]]:
-    try:
-        cfg = load_readiness(project.root).reconciliation
-    except ConfigError:
-        raise
+    cfg = load_readiness(project.root).reconciliation
     files, models = {}, []
     for s in project.city.systems:
         name = f"recon_{s.id}"

@@ -20,7 +20,6 @@ import sys
 import time
 from pathlib import Path
 
-import polars as pl
 
 from ..lib.config import Project, load_project
 from .businesses import SYSTEM_BUILDERS, Ctx

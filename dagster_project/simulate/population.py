@@ -116,7 +116,6 @@ def build_population(residents: int, seed: int, as_of: dt.date) -> Population:
     hh = np.repeat(np.arange(n_h), sizes)
     n = len(hh)
     member = np.arange(n) - np.repeat(np.cumsum(sizes) - sizes, sizes)
-    hsize = sizes[hh]
 
     foreign_hh = rng.random(n_h) < 0.028
     u = rng.random(n_h)
