@@ -38,10 +38,6 @@ def q(s: str) -> str:
     return "'" + str(s).replace("'", "''") + "'"
 
 
-def ident(s: str) -> str:
-    return s
-
-
 def stg_name(system: str, table: str) -> str:
     return f"stg_{system}__{table}"
 

@@ -26,8 +26,6 @@ import polars as pl
 from .config import GaijiEntry, Layout, LayoutFile
 from .textcodec import PUA_RE, SEP, UNDECODABLE_RE, pua_to_sjis, undecodable_bytes_hex
 
-META_COLUMNS = ["_record_no", "_byte_offset"]
-
 # Quarantine reasons: a stable code for programs, the Japanese wording for system owners.
 REASONS = {
     "empty_record": "空レコード",
@@ -84,6 +82,9 @@ class FileExtract:
     file_bytes: int
     sha256: str
     header_lines: int = 0
+    # records in the file by count_records(), a rule independent of the extractor's splitting,
+    # computed on the same bytes (so the conservation check needs no second read of the file)
+    records_counted: int = 0
     eof_marker: bool = False
     line_endings: dict[str, int] = field(default_factory=dict)
 
@@ -326,6 +327,7 @@ def extract_file(
         raise ExtractError(f"{path}: file not found (layout {layout.system}/{lf.table})")
     data = path.read_bytes()
     sha = hashlib.sha256(data).hexdigest()
+    counted = count_records(data, lf.format == "csv" and lf.header)
     size = len(data)
     eof = data.endswith(b"\x1a")
     if eof:
@@ -476,6 +478,7 @@ def extract_file(
         file_bytes=size,
         sha256=sha,
         header_lines=header_lines,
+        records_counted=counted,
         eof_marker=eof,
         line_endings=endings,
     )

@@ -16,7 +16,7 @@ from pathlib import Path
 import dagster as dg
 
 from .config import Project, System
-from .extract import ExtractError, count_records, extract_file
+from .extract import ExtractError, extract_file
 from .warehouse import (
     default_legacy_dir,
     default_reports_dir,
@@ -147,7 +147,7 @@ def _system_asset(project: Project, system: System) -> dg.AssetsDefinition:
                     "eof_marker_0x1a": r.eof_marker,
                 },
             )
-            in_file = count_records((src / r.file_name).read_bytes(), r.header_lines > 0)
+            in_file = r.records_counted
             raw_n, q_n = table_counts(warehouse.db_path, system.id, r.table)
             yield dg.AssetCheckResult(
                 asset_key=raw_key(system.id, r.table),
