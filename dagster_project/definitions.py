@@ -6,15 +6,39 @@ on two cores the extract steps gain little from processes anyway.
 
 import dagster as dg
 
-from dagster_project.defs import dbt, extract, quality, reference, reports
+from dagster_project.defs import dbt, extract, quality, readiness, reference, reports
 
 # the main job: everything the embedded default builds, per system in dependency order
 migration_job = dg.define_asset_job(
     "migration",
-    selection=dg.AssetSelection.all(),
-    description="The whole pipeline on the embedded default (DuckDB): extract every current system, "
-    "map it onto the standard data requirements (dbt) and record every gap.",
+    selection=dg.AssetSelection.all() - dg.AssetSelection.assets(readiness.OVERVIEW_KEY),
+    description="One rehearsal (移行リハーサル) on the embedded default (DuckDB): extract every current system, "
+    "map it onto the standard data requirements (dbt), record every gap, validate, evaluate each system's "
+    "readiness gate and write the export packages the gates allow. The overview follows (sensor).",
 )
+
+# 移行リハーサル every night; the readiness gates judge on the day the run starts (Asia/Tokyo)
+daily_rehearsal = dg.ScheduleDefinition(
+    name="daily_rehearsal", job=migration_job, cron_schedule="0 2 * * *", execution_timezone="Asia/Tokyo",
+    description="Runs the whole pipeline every night at 02:00 JST: each run is a rehearsal, and each "
+    "system's gate evaluates (and, from its gate date, decides) on it.",
+)
+
+@dg.run_status_sensor(run_status=dg.DagsterRunStatus.SUCCESS, monitored_jobs=[migration_job],
+                      request_job=readiness.overview_job, name="overview_after_rehearsal",
+                      default_status=dg.DefaultSensorStatus.RUNNING)
+def overview_after_rehearsal(context: dg.RunStatusSensorContext):
+    """After every successful rehearsal: refresh the overview."""
+    return dg.RunRequest(run_key=context.dagster_run.run_id)
+
+
+@dg.run_failure_sensor(monitored_jobs=[migration_job], request_job=readiness.overview_job,
+                       name="overview_after_failed_rehearsal", default_status=dg.DefaultSensorStatus.RUNNING)
+def overview_after_failed_rehearsal(context: dg.RunFailureSensorContext):
+    """After a rehearsal in which some system failed: refresh the overview all the same, so the
+    systems that did run show their state and the failed one shows as not evaluated."""
+    return dg.RunRequest(run_key=context.dagster_run.run_id)
+
 
 defs = dg.Definitions.merge(
     extract.defs,
@@ -22,5 +46,7 @@ defs = dg.Definitions.merge(
     reports.defs,
     reference.defs,
     quality.defs,
-    dg.Definitions(jobs=[migration_job], executor=dg.in_process_executor),
+    readiness.defs,
+    dg.Definitions(jobs=[migration_job], schedules=[daily_rehearsal],
+                   sensors=[overview_after_rehearsal, overview_after_failed_rehearsal], executor=dg.in_process_executor),
 )

@@ -32,26 +32,36 @@ def small_city(tmp_path_factory):
     return out, manifest
 
 
-@pytest.fixture(scope="session")
-def extracted_city(small_city, tmp_path_factory):
-    """The small city through the whole main job in process (extract, dbt, reports), into tmp paths."""
+def run_city(legacy: Path, wh: Path, today: str):
+    """Materialize every asset and check (one rehearsal) of the city in ``legacy`` into ``wh``."""
     import dagster as dg
 
     from dagster_project.definitions import defs
+
+    assets = list(defs.assets) + list(defs.asset_checks or [])
+    return dg.materialize(assets, resources=city_resources(legacy, wh, today), raise_on_error=False)
+
+
+def city_resources(legacy: Path, wh: Path, today: str, owner_dir: Path | None = None) -> dict:
+    from dagster_project.definitions import defs
+    from dagster_project.defs.readiness import ReadinessResource
     from dagster_project.lib.extract_assets import WarehouseResource
 
+    return {**defs.resources,
+            "warehouse": WarehouseResource(path=str(wh / "warehouse.duckdb"), legacy_dir=str(legacy),
+                                           reports_dir=str(wh / "reports")),
+            "readiness": ReadinessResource(state_dir=str(wh / "readiness"), exports_dir=str(wh / "exports"),
+                                           today=today, owner_dir=str(owner_dir or ""))}
+
+
+@pytest.fixture(scope="session")
+def extracted_city(small_city, tmp_path_factory):
+    """The small city through the whole main job in process (extract, dbt, reports, gates), into tmp paths."""
     legacy, manifest = small_city
     wh = tmp_path_factory.mktemp("wh")
-    db = wh / "warehouse.duckdb"
-    reports = wh / "reports"
-    assets = list(defs.assets) + list(defs.asset_checks or [])
-    result = dg.materialize(
-        assets,
-        resources={**defs.resources,
-                   "warehouse": WarehouseResource(path=str(db), legacy_dir=str(legacy), reports_dir=str(reports))},
-        raise_on_error=False,
-    )
-    return {"db": db, "legacy": legacy, "manifest": manifest, "result": result, "reports": reports}
+    result = run_city(legacy, wh, "2026-12-07")
+    return {"db": wh / "warehouse.duckdb", "legacy": legacy, "manifest": manifest, "result": result,
+            "reports": wh / "reports", "wh": wh}
 
 
 def load_manifest(legacy: Path) -> dict:

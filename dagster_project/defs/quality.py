@@ -4,7 +4,9 @@ The suites (``expectations/suites/``, generated from the catalog) run by SQL on 
 warehouse after dbt built the standard tables; each table's result is an asset check with
 counts per failed rule, never a value. They warn rather than block: key and character
 violations are what the readiness gate weighs, not a reason to stop building other tables.
-GX runs in one child process for all systems (see gx_suites.validate_in_subprocess). Data
+GX runs in one child process for all systems (see gx_suites.validate_in_subprocess): a child
+per system was tried and cost 113 s against 27 s (five seconds of start-up each). The gates do
+not wait for GX; they weigh the same rules from the conformance models. Data
 Docs for the ICT office are built beside the reports, under ``var/gx_docs/<system>/``.
 """
 

@@ -17,31 +17,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
-
-from .config import _build, _read_yaml
 from .dbtgen import GEN_MODELS, HEADER, q, stg_name, std_name
 from .mapping import MappingSet, ResolvedTable
-
-
-class ReconConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    record_count_tolerance: int = Field(default=0, ge=0)
-    person_count_tolerance: int = Field(default=0, ge=0)
-    amount_tolerance: int = Field(default=0, ge=0)
-    category_count_tolerance: int = Field(default=0, ge=0)
-
-
-class ReadinessConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    reconciliation: ReconConfig = Field(default_factory=ReconConfig)
-
-
-def load_readiness(root: Path) -> ReadinessConfig:
-    path = root / "readiness.yaml"
-    if not path.exists():
-        return ReadinessConfig()
-    return _build(ReadinessConfig, path, _read_yaml(path))
+from .readiness import ReconConfig, load_readiness
 
 
 def _row(kind, subject, src_sql, tgt_sql, tol, frm="") -> str:

@@ -1,0 +1,431 @@
+"""Migration readiness (移行可否判定): the criteria of a system, their evidence, the decision.
+
+Everything a gate weighs is read here, per system, from the warehouse (gaps, conformance and
+reconciliation models, extraction bookkeeping) and from the owners' inputs under
+``mappings/<system>/`` (gap decisions, 外字 decisions, My Number reviews, the sign-off).
+Which criteria apply and what failing each means is data (``mappings/readiness.yaml``).
+
+A criterion yields a value (a count), the largest passing value, pass / fail and a Japanese
+line of evidence made of counts and ids only, never a value from a record.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import duckdb
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from .config import PROJECT_ROOT, ConfigError, Project, _build, _read_yaml, _validation_message
+from .decisions import load_decisions, reconcile
+from .textcodec import PUA_RE, pua_to_sjis
+
+Outcome = Literal["GO", "CONDITIONAL", "NO-GO"]
+OUTCOME_JA = {"GO": "移行可", "CONDITIONAL": "条件付き可", "NO-GO": "移行不可"}
+DATA_EXEMPT = ("rehearsals", "signoff")   # a rehearsal passes on the data criteria alone
+
+
+class ReconConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    record_count_tolerance: int = Field(default=0, ge=0)
+    person_count_tolerance: int = Field(default=0, ge=0)
+    amount_tolerance: int = Field(default=0, ge=0)
+    category_count_tolerance: int = Field(default=0, ge=0)
+
+
+class CriterionConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    id: str
+    label: str
+    on_fail: Literal["NO-GO", "CONDITIONAL"]
+    max: int = Field(default=0, ge=0)
+    check_kinds: list[str] = Field(default_factory=list)
+
+
+class GateConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    rehearsals_required: int = Field(default=3, ge=1)
+    export_on: list[Outcome] = Field(default_factory=lambda: ["GO", "CONDITIONAL"])
+    criteria: list[CriterionConfig] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _known(self) -> "GateConfig":
+        unknown = [c.id for c in self.criteria if c.id not in EVALUATORS]
+        if unknown:
+            raise ValueError(f"unknown criteria {unknown}; known: {sorted(EVALUATORS)}")
+        if "NO-GO" in self.export_on:
+            raise ValueError("export_on may not contain NO-GO: a NO-GO system is never exported")
+        return self
+
+
+class ReadinessConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    reconciliation: ReconConfig = Field(default_factory=ReconConfig)
+    gate: GateConfig = Field(default_factory=GateConfig)
+
+
+def load_readiness(root: Path) -> ReadinessConfig:
+    path = Path(root) / "readiness.yaml"
+    if not path.exists():
+        return ReadinessConfig()
+    return _build(ReadinessConfig, path, _read_yaml(path))
+
+
+# ---------------------------------------------------------------- owner inputs
+
+
+class SignOff(BaseModel):
+    """``mappings/<system>/signoff.yaml``: the owner's sign-off (所管課の承認)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    system: str
+    signed_by: str = Field(min_length=1)
+    role: str = Field(min_length=1)
+    signed_on: dt.date
+    statement: str = ""
+
+
+def load_signoff(root: Path, system: str) -> SignOff | None:
+    path = Path(root) / system / "signoff.yaml"
+    if not path.exists():
+        return None
+    s = _build(SignOff, path, _read_yaml(path))
+    if s.system != system:
+        raise ConfigError(f"{path}: field system: {s.system!r} is not {system!r}")
+    return s
+
+
+class MyNumberReview(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    std_ref: str
+    atena_no: str
+    result: Literal["本人確認済", "修正済", "修正予定"]
+    reviewed_by: str = Field(min_length=1)
+    reviewed_on: dt.date
+
+
+REVIEW_FIELDS = ["std_ref", "atena_no", "result", "reviewed_by", "reviewed_on"]
+
+
+def load_mynumber_reviews(root: Path, system: str) -> dict[tuple[str, str], MyNumberReview]:
+    """``mappings/<system>/mynumber_reviews.csv``: doubtful links an owner has reviewed."""
+    path = Path(root) / system / "mynumber_reviews.csv"
+    if not path.exists():
+        return {}
+    out = {}
+    with path.open(encoding="utf-8", newline="") as fh:
+        reader = csv.DictReader(fh)
+        if reader.fieldnames != REVIEW_FIELDS:
+            raise ConfigError(f"{path}: line 1: header must be {','.join(REVIEW_FIELDS)}")
+        for line, row in enumerate(reader, start=2):
+            try:
+                r = MyNumberReview.model_validate(row)
+            except ValidationError as exc:
+                raise ConfigError(_validation_message(path, exc).replace(f"{path}:", f"{path}: line {line}:")) from None
+            out[(r.std_ref, r.atena_no)] = r
+    return out
+
+
+def load_gaiji_decided(root: Path, system: str) -> set[str]:
+    """SJIS codes of the system's 外字 with a 同定 or 縮退 decision (mappings/gaiji/decisions.csv)."""
+    path = Path(root) / "gaiji" / "decisions.csv"
+    if not path.exists():
+        return set()
+    with path.open(encoding="utf-8", newline="") as fh:
+        return {r["code"] for r in csv.DictReader(fh) if r["system"] == system and r["decision"] in ("同定", "縮退")}
+
+
+# ---------------------------------------------------------------- evaluation
+
+
+@dataclass
+class Criterion:
+    id: str
+    label: str
+    on_fail: str
+    value: int
+    threshold: int
+    rule: str          # "<=": passes at or below the threshold; ">=": at or above
+    passed: bool
+    evidence: str
+
+
+@dataclass
+class Evaluation:
+    system: str
+    as_of: str
+    criteria: list[Criterion]
+    figures: dict = field(default_factory=dict)
+
+    @property
+    def data_passed(self) -> bool:
+        return all(c.passed for c in self.criteria if c.id not in DATA_EXEMPT)
+
+    @property
+    def outcome(self) -> Outcome:
+        failing = [c for c in self.criteria if not c.passed]
+        if not failing:
+            return "GO"
+        return "NO-GO" if any(c.on_fail == "NO-GO" for c in failing) else "CONDITIONAL"
+
+    @property
+    def failing(self) -> list[Criterion]:
+        return [c for c in self.criteria if not c.passed]
+
+    def reasons_ja(self) -> str:
+        if not self.failing:
+            return "すべての判定基準を満たす"
+        return "、".join(f"{c.label}（{c.evidence}）" for c in self.failing)
+
+    def as_dict(self) -> dict:
+        return {"system": self.system, "as_of": self.as_of, "outcome": self.outcome,
+                "data_passed": self.data_passed, "figures": self.figures,
+                "criteria": [asdict(c) for c in self.criteria]}
+
+
+class Ctx:
+    """What the evaluators read: the warehouse (read-only), the owner inputs, the history."""
+
+    def __init__(self, project: Project, con, system: str, owner_root: Path, as_of: dt.date,
+                 history: list[dict], gate: GateConfig):
+        self.project, self.con, self.system = project, con, system
+        self.owner_root, self.as_of, self.history, self.gate = Path(owner_root), as_of, history, gate
+        self.missing: list[str] = []
+
+    def exists(self, schema: str, table: str) -> bool:
+        return bool(self.con.execute(
+            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+            [schema, table]).fetchone()[0])
+
+    def rows(self, schema: str, table: str, sql: str, params=()) -> list[tuple]:
+        """Rows of ``sql`` over ``schema.table`` (written as {t}); a missing table is recorded."""
+        if not self.exists(schema, table):
+            self.missing.append(f"{schema}.{table}")
+            return []
+        return self.con.execute(sql.replace("{t}", f'{schema}."{table}"'), list(params)).fetchall()
+
+
+def _std_tables(ctx: Ctx) -> list[str]:
+    from .dbtgen import std_name
+    from .mapping import cached_mappings
+
+    return [std_name(t) for t in cached_mappings().for_system(ctx.system)]
+
+
+def ev_pipeline_complete(ctx: Ctx, cfg: CriterionConfig):
+    s = ctx.system
+    expected = len(ctx.project.layouts[s].files)
+    got = ctx.rows("meta", "extract_files", "select count(*) from {t} where system = ?", [s])
+    files = got[0][0] if got else 0
+    needed = [("standard", t) for t in _std_tables(ctx)] + [
+        ("gaps", f"gaps_{s}__items"), ("gaps", f"gaps_{s}__spec"), ("gaps", f"gaps_{s}__data"),
+        ("conformance", f"conf_{s}__findings"), ("conformance", f"conf_{s}__chars"), ("readiness", f"recon_{s}")]
+    absent = [f"{a}.{b}" for a, b in needed if not ctx.exists(a, b)]
+    value = (expected - files) + len(absent)
+    ev = f"抽出 {files}/{expected} ファイル、未作成のテーブル {len(absent)} 件"
+    if absent:
+        ev += f"（{', '.join(absent[:3])}{' ほか' if len(absent) > 3 else ''}）"
+    return value, ev
+
+
+def ev_required_items_mapped(ctx: Ctx, cfg: CriterionConfig):
+    s = ctx.system
+    items = ctx.rows("gaps", f"gaps_{s}__items",
+                     "select business_id, table_id, item_id, status from {t} where required = 'Y'")
+    unmapped = [(b, t, i) for b, t, i, st in items if st == "no_source"]
+    decided = {d.gap_id for d in load_decisions(s, ctx.owner_root).decisions}
+    undecided = [x for x in unmapped if f"{s}:{x[0]}.{x[1]}.{x[2]}:required_no_source" not in decided]
+    ev = f"必須 {len(items)} 項目中 移行元なし {len(unmapped)} 項目、うち対応方針未決定 {len(undecided)} 項目"
+    if undecided:
+        ev += f"（項目ID {', '.join(i for _, _, i in undecided[:5])}）"
+    return len(undecided), ev
+
+
+def ev_row_conservation(ctx: Ctx, cfg: CriterionConfig):
+    s = ctx.system
+    files = ctx.rows("meta", "extract_files",
+                     "select file_name from {t} where system = ? and records_in_file <> raw_rows + quarantined", [s])
+    recon = ctx.rows("readiness", f"recon_{s}", "select subject from {t} where check_kind = '件数' and status <> '一致'")
+    value = len(files) + len(recon)
+    return value, f"抽出で合わないファイル {len(files)} 件、標準テーブル＋隔離で合わないテーブル {len(recon)} 件"
+
+
+def ev_reconciliation(ctx: Ctx, cfg: CriterionConfig):
+    s = ctx.system
+    rows = ctx.rows("readiness", f"recon_{s}",
+                    "select check_kind, count(*), count(*) filter (where status = '不一致') from {t} group by 1 order by 1")
+    total = sum(r[1] for r in rows)
+    bad = {r[0]: r[2] for r in rows if r[2]}
+    ev = f"突合 {total} 項目中 不一致 {sum(bad.values())} 項目"
+    if bad:
+        ev += "（" + "、".join(f"{k} {v}" for k, v in bad.items()) + "）"
+    return sum(bad.values()), ev
+
+
+def _findings(ctx: Ctx, cfg: CriterionConfig):
+    s = ctx.system
+    kinds = cfg.check_kinds
+    if not kinds:
+        return 0, "対象の検査なし"
+    marks = ", ".join("?" for _ in kinds)
+    rows = ctx.rows("conformance", f"conf_{s}__findings",
+                    f"select check_kind, sum(violations) from {{t}} where check_kind in ({marks}) group by 1 order by 1",
+                    kinds)
+    labels = check_kind_labels()
+    n = int(sum(r[1] for r in rows))
+    ev = f"違反 {n} 件" + ("（" + "、".join(f"{labels.get(k, k)} {int(v)}" for k, v in rows) + "）" if rows else "")
+    return n, ev
+
+
+def check_kind_labels() -> dict[str, str]:
+    with (PROJECT_ROOT / "seeds" / "check_kinds.csv").open(encoding="utf-8") as fh:
+        return {r["kind"]: r["label_ja"] for r in csv.DictReader(fh)}
+
+
+ev_key_violations = _findings
+ev_field_rules = _findings
+
+
+def ev_mynumber_reviewed(ctx: Ctx, cfg: CriterionConfig):
+    s = ctx.system
+    if not ctx.exists("conformance", f"conf_{s}__mynumber_audit"):
+        return 0, "紐付け点検の対象テーブルなし（住民記録は照合の基準）"
+    rows = ctx.con.execute(
+        f'select std_ref, atena_no from conformance."conf_{s}__mynumber_audit" where audit_class <> \'4/4\'').fetchall()
+    reviews = load_mynumber_reviews(ctx.owner_root, s)
+    open_ = [r for r in rows if (r[0], r[1]) not in reviews]
+    return len(open_), f"4情報の一致しない紐付け {len(rows)} 件、うち未確認 {len(open_)} 件"
+
+
+def gap_ids(con, system: str, kinds=("spec", "data")) -> list[str]:
+    out = []
+    for kind in kinds:
+        if con.execute("select count(*) from information_schema.tables where table_schema = 'gaps' and table_name = ?",
+                       [f"gaps_{system}__{kind}"]).fetchone()[0]:
+            out += [r[0] for r in con.execute(f'select gap_id from gaps."gaps_{system}__{kind}"').fetchall()]
+    return out
+
+
+def ev_gaps_decided(ctx: Ctx, cfg: CriterionConfig):
+    ids = gap_ids(ctx.con, ctx.system)
+    rec = reconcile(ids, load_decisions(ctx.system, ctx.owner_root))
+    ev = f"ギャップ {len(ids)} 件中 対応方針未決定 {len(rec.open)} 件"
+    if rec.stale:
+        ev += f"、該当のない対応方針 {len(rec.stale)} 件"
+    return len(rec.open), ev
+
+
+def ev_gaiji_identified(ctx: Ctx, cfg: CriterionConfig):
+    s = ctx.system
+    rows = ctx.rows("conformance", f"conf_{s}__chars", "select distinct ch, codepoints from {t}")
+    decided = load_gaiji_decided(ctx.owner_root, s)
+    pua, other = [], []
+    for ch, cps in rows:
+        if PUA_RE.fullmatch(ch):
+            if pua_to_sjis(ch) not in decided:
+                pua.append(pua_to_sjis(ch))
+        else:
+            other.append(cps)
+    ev = f"未同定の外字 {len(pua)} 字"
+    if pua:
+        ev += f"（外字コード {', '.join(sorted(pua)[:5])}{' ほか' if len(pua) > 5 else ''}）"
+    ev += f"、標準外の文字 {len(other)} 字"
+    return len(pua) + len(other), ev
+
+
+def ev_rehearsals(ctx: Ctx, cfg: CriterionConfig, data_passed: bool = False):
+    n = consecutive_passes(ctx.history, data_passed)
+    need = ctx.gate.rehearsals_required
+    return n, f"連続合格 {n} 回（必要 {need} 回）"
+
+
+def ev_signoff(ctx: Ctx, cfg: CriterionConfig):
+    s = load_signoff(ctx.owner_root, ctx.system)
+    if s is None:
+        return 1, f"承認ファイルなし（mappings/{ctx.system}/signoff.yaml）"
+    if s.signed_on > ctx.as_of:
+        return 1, f"承認日 {s.signed_on.isoformat()} が判定日より後"
+    return 0, f"{s.role} {s.signed_by}、{s.signed_on.isoformat()} 承認"
+
+
+EVALUATORS = {
+    "pipeline_complete": ev_pipeline_complete,
+    "required_items_mapped": ev_required_items_mapped,
+    "row_conservation": ev_row_conservation,
+    "reconciliation": ev_reconciliation,
+    "key_violations": ev_key_violations,
+    "field_rules": ev_field_rules,
+    "mynumber_reviewed": ev_mynumber_reviewed,
+    "gaps_decided": ev_gaps_decided,
+    "gaiji_identified": ev_gaiji_identified,
+    "rehearsals": ev_rehearsals,
+    "signoff": ev_signoff,
+}
+
+
+def consecutive_passes(history: list[dict], current_passed: bool) -> int:
+    """Passing rehearsals in a row, ending with the current one (0 if the current one fails).
+    ``history`` holds the earlier rehearsals of the system, oldest first, one per rehearsal id."""
+    if not current_passed:
+        return 0
+    n = 1
+    for h in reversed(history):
+        if not h.get("data_passed"):
+            break
+        n += 1
+    return n
+
+
+def figures(ctx: Ctx) -> dict:
+    """The rehearsal's headline figures (counts only), for the trend and the difference."""
+    s = ctx.system
+    f = {}
+    r = ctx.rows("meta", "extract_files",
+                 "select coalesce(sum(records_in_file), 0), coalesce(sum(raw_rows), 0), coalesce(sum(quarantined), 0) "
+                 "from {t} where system = ?", [s])
+    f["records"], f["raw_rows"], f["quarantined"] = (int(x) for x in (r[0] if r else (0, 0, 0)))
+    std_rows = 0
+    for t in _std_tables(ctx):
+        if ctx.exists("standard", t):
+            std_rows += ctx.con.execute(f'select count(*) from standard."{t}"').fetchone()[0]
+    f["standard_rows"] = int(std_rows)
+    f["spec_gaps"] = len(gap_ids(ctx.con, s, ("spec",)))
+    f["data_gaps"] = len(gap_ids(ctx.con, s, ("data",)))
+    f["open_gaps"] = len(reconcile(gap_ids(ctx.con, s), load_decisions(s, ctx.owner_root)).open)
+    c = ctx.rows("conformance", f"conf_{s}__findings", "select coalesce(sum(violations), 0) from {t}")
+    f["conformance_violations"] = int(c[0][0]) if c else 0
+    return f
+
+
+def evaluate(project: Project, db: Path, system: str, owner_root: Path, as_of: dt.date,
+             history: list[dict], gate: GateConfig) -> Evaluation:
+    """Every criterion of ``gate`` for ``system`` on the warehouse ``db`` as of ``as_of``."""
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        ctx = Ctx(project, con, system, owner_root, as_of, history, gate)
+        results: list[Criterion] = []
+        for c in gate.criteria:
+            if c.id == "rehearsals":
+                continue
+            value, ev = EVALUATORS[c.id](ctx, c)
+            results.append(Criterion(c.id, c.label, c.on_fail, int(value), c.max, "<=", int(value) <= c.max, ev))
+        data_passed = all(r.passed for r in results if r.id not in DATA_EXEMPT)
+        for i, c in enumerate(gate.criteria):
+            if c.id == "rehearsals":
+                value, ev = ev_rehearsals(ctx, c, data_passed)
+                results.insert(i, Criterion(c.id, c.label, c.on_fail, value, gate.rehearsals_required, ">=",
+                                            value >= gate.rehearsals_required, ev))
+        figs = figures(ctx)
+        figs["failing_criteria"] = sum(1 for r in results if not r.passed)
+        figs["missing_tables"] = len(set(ctx.missing))
+    finally:
+        con.close()
+    return Evaluation(system, as_of.isoformat(), results, figs)
+
+
+def gate_date(cutover: dt.date, days_before: int) -> dt.date:
+    return cutover - dt.timedelta(days=days_before)
