@@ -56,6 +56,24 @@ def ensure_env() -> None:
     STAMP.write_text(want)
 
 
+BROWSER_PACKAGES = ["chromium", "fonts-noto-cjk"]   # Debian's; the overview test drives it with playwright-core
+
+
+def ensure_browser() -> None:
+    """Chromium and a Japanese font for the overview's browser test, from Debian's packages."""
+    if Path(os.environ.get("CHROMIUM", "/usr/bin/chromium")).exists():
+        return
+    apt = shutil.which("apt-get")
+    if apt is None or not hasattr(os, "geteuid") or os.geteuid() != 0:
+        print("warning: /usr/bin/chromium is missing and cannot be installed here (needs apt-get as root): "
+              f"install {' '.join(BROWSER_PACKAGES)}, or the browser test fails", flush=True)
+        return
+    print(f"installing Debian's {' '.join(BROWSER_PACKAGES)} for the browser test ...", flush=True)
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    subprocess.run([apt, "-qq", "update"], check=True, env=env)
+    subprocess.run([apt, "-qq", "install", "-y", "--no-install-recommends", *BROWSER_PACKAGES], check=True, env=env)
+
+
 def _env() -> dict[str, str]:
     env = dict(os.environ)
     env.setdefault("DAGSTER_HOME", str(ROOT / "var" / "dagster_home"))
@@ -84,6 +102,7 @@ def main(args: list[str]) -> int:
     if cmd == "setup":
         return 0
     if cmd == "test":
+        ensure_browser()
         return run([str(BIN / "pytest"), *rest])
     if cmd == "dev":
         return run([str(BIN / "dagster"), "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", "3000", *rest])

@@ -15,7 +15,6 @@ status 一致 / 許容範囲内 / 不一致. Internal values only: counts and to
 
 from __future__ import annotations
 
-from pathlib import Path
 
 from .dbtgen import GEN_MODELS, HEADER, q, stg_name, std_name
 from .mapping import MappingSet, ResolvedTable

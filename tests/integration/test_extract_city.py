@@ -9,6 +9,7 @@ import pytest
 
 from dagster_project.definitions import defs
 from dagster_project.lib.extract_assets import WarehouseResource, raw_key
+from tests.conftest import succeeded_but_blocked
 
 pytestmark = pytest.mark.slow
 
@@ -17,7 +18,7 @@ pytestmark = pytest.mark.slow
 
 def test_run_succeeds_and_rows_are_conserved(extracted_city, project, query):
     res = extracted_city["result"]
-    assert res.success
+    assert succeeded_but_blocked(res)
     evals = [e for e in res.get_asset_check_evaluations() if e.check_name == "row_conservation"]
     n_files = sum(len(lay.files) for lay in project.layouts.values())
     assert len(evals) == n_files == 30

@@ -10,6 +10,7 @@ from openpyxl import load_workbook
 from dagster_project.lib.config import load_project
 from dagster_project.lib.gap_report import build_report
 from dagster_project.lib.mapping import load_mappings
+from tests.conftest import succeeded_but_blocked
 
 pytestmark = pytest.mark.slow
 
@@ -28,7 +29,7 @@ def _gap(query, db, system, gap_id, kind="data"):
 
 def test_the_run_succeeded_with_every_standard_table(extracted_city, mappings, query):
     res = extracted_city["result"]
-    assert res.success
+    assert succeeded_but_blocked(res)
     db = extracted_city["db"]
     for t in mappings.tables:
         raw = query(db, f'select count(*) from raw."{t.system}__{t.source.table}"')[0][0]

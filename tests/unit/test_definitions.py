@@ -5,6 +5,8 @@ so generating 13 systems cannot drift quietly. After an intended change, regener
 import os
 from pathlib import Path
 
+import dagster as dg
+
 from dagster_project.definitions import defs
 
 SNAPSHOT = Path(__file__).parents[1] / "snapshots" / "asset_graph.txt"
@@ -30,7 +32,7 @@ def test_asset_graph_matches_snapshot():
 def test_every_system_is_one_group_and_every_raw_table_has_a_blocking_check(project):
     graph = defs.resolve_asset_graph()
     groups = {graph.get(k).group_name for k in graph.get_all_asset_keys()}
-    assert groups == {s.id for s in project.city.systems} | {"reference", "bookkeeping"}
+    assert groups == {s.id for s in project.city.systems} | {"reference", "bookkeeping", "ict_office"}
     for key in graph.get_all_asset_keys():
         checks = list(graph.get_check_keys_for_assets([key]))
         if key.path[0] != "raw" or key.path[1].endswith("__quarantine"):
@@ -51,3 +53,17 @@ def test_every_system_has_its_layers_and_report(project):
         layers = {k.path[0] for k in graph.get_all_asset_keys() if graph.get(k).group_name == s.id}
         assert layers >= {"raw", "staging", "intermediate", "standard", "gaps", "reports", "conformance",
                           "readiness"}, s.id
+
+
+def test_every_system_has_a_gate_and_an_export_and_the_rehearsal_is_scheduled(project):
+    graph = defs.resolve_asset_graph()
+    for s in project.city.systems:
+        for key in (dg.AssetKey(["readiness", f"gate_{s.id}"]), dg.AssetKey(["exports", f"package_{s.id}"])):
+            node = graph.get(key)
+            assert node.group_name == s.id and node.description, key
+        assert dg.AssetKey(["readiness", f"gate_{s.id}"]) in graph.get(dg.AssetKey(["exports", f"package_{s.id}"])).parent_keys
+    sched = defs.resolve_schedule_def("daily_rehearsal")
+    assert sched.cron_schedule == "0 2 * * *" and sched.execution_timezone == "Asia/Tokyo"
+    assert defs.resolve_sensor_def("overview_after_rehearsal") and defs.resolve_sensor_def("overview_after_failed_rehearsal")
+    migration = defs.resolve_job_def("migration")
+    assert dg.AssetKey(["reports", "readiness_overview"]) not in migration.asset_layer.executable_asset_keys

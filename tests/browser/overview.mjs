@@ -1,0 +1,39 @@
+// Opens the readiness overview in a real headless Chromium (Debian's /usr/bin/chromium, driven by
+// playwright-core), reads what a person would see, and saves a screenshot.
+// usage: node overview.mjs <page.html> <screenshot.png>   -> prints a JSON summary
+import { createRequire } from "node:module";
+import path from "node:path";
+
+// playwright-core is installed with the project's other npm packages, under node/
+const require = createRequire(path.resolve(process.env.KIKAN_NODE_DIR || "node", "package.json"));
+const { chromium } = require("playwright-core");
+
+const [page_path, shot] = process.argv.slice(2);
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync"],
+});
+try {
+  const page = await browser.newPage({ viewport: { width: 1600, height: 1200 } });
+  await page.goto("file://" + page_path);
+  const rows = await page.$$eval("#systems tbody tr", (trs) => trs.map((tr) => {
+    const badge = tr.querySelector(".badge");
+    const r = badge.getBoundingClientRect();
+    return {
+      system: tr.dataset.system, status: tr.dataset.status, label: badge.textContent,
+      colour: getComputedStyle(badge).backgroundColor, visible: r.width > 0 && r.height > 0,
+      links: [...tr.querySelectorAll("a")].map((a) => a.getAttribute("href")),
+    };
+  }));
+  const title = await page.title();
+  const h1 = await page.$eval("h1", (e) => e.textContent);
+  const trendBars = await page.$$eval("svg.trend rect", (r) => r.length);
+  // the Japanese text is drawn with a CJK font, not as empty boxes: its width differs from a
+  // string of the same length in a Latin font
+  const cjkWidth = await page.$eval("h1", (e) => e.getBoundingClientRect().width);
+  await page.screenshot({ path: shot, fullPage: true });
+  console.log(JSON.stringify({ title, h1, rows, trendBars, cjkWidth }));
+} finally {
+  await browser.close();
+}
