@@ -283,6 +283,20 @@ def _validation_message(path: Path, exc: ValidationError) -> str:
     return "\n".join(lines)
 
 
+def read_csv_models(path: Path, model, fields: list[str]):
+    """Yield ``(line, row)`` of a UTF-8 CSV whose header must be ``fields``, each row validated as
+    ``model``; a wrong header or row raises :class:`ConfigError` naming file, line and field."""
+    with path.open(encoding="utf-8", newline="") as fh:
+        reader = csv.DictReader(fh)
+        if reader.fieldnames != fields:
+            raise ConfigError(f"{path}: line 1: header must be {','.join(fields)}")
+        for line, row in enumerate(reader, start=2):
+            try:
+                yield line, model.model_validate(row)
+            except ValidationError as exc:
+                raise ConfigError(_validation_message(path, exc).replace(f"{path}:", f"{path}: line {line}:")) from None
+
+
 def _build(model, path: Path, data):
     try:
         return model.model_validate(data)

@@ -12,7 +12,6 @@ the list.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import html
 from pathlib import Path
@@ -22,9 +21,9 @@ import duckdb
 from openpyxl import Workbook
 from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
-from .config import ConfigError, Project, _validation_message
+from .config import ConfigError, Project, read_csv_models
 from .gap_report import _atomic_write
 from .textcodec import PUA_RE, pua_to_sjis
 
@@ -65,27 +64,20 @@ class GaijiDecision(BaseModel):
         return self
 
 
-def load_gaiji_decisions(project: Project) -> list[GaijiDecision]:
-    path = project.root / "gaiji" / "decisions.csv"
+def load_gaiji_decisions(project: Project, root: Path | None = None) -> list[GaijiDecision]:
+    """``<root>/gaiji/decisions.csv`` (root: the project's mappings folder unless given)."""
+    path = Path(root or project.root) / "gaiji" / "decisions.csv"
     if not path.exists():
         return []
     systems = {s.id for s in project.city.systems}
     out, seen = [], set()
-    with path.open(encoding="utf-8", newline="") as fh:
-        reader = csv.DictReader(fh)
-        if reader.fieldnames != DECISION_FIELDS:
-            raise ConfigError(f"{path}: line 1: header must be {','.join(DECISION_FIELDS)}")
-        for line, row in enumerate(reader, start=2):
-            try:
-                d = GaijiDecision.model_validate(row)
-            except ValidationError as exc:
-                raise ConfigError(_validation_message(path, exc).replace(f"{path}:", f"{path}: line {line}:")) from None
-            if d.system not in systems:
-                raise ConfigError(f"{path}: line {line}: field system: {d.system!r} is not a system of city.yaml")
-            if (d.system, d.code) in seen:
-                raise ConfigError(f"{path}: line {line}: field code: {d.system} {d.code} decided twice")
-            seen.add((d.system, d.code))
-            out.append(d)
+    for line, d in read_csv_models(path, GaijiDecision, DECISION_FIELDS):
+        if d.system not in systems:
+            raise ConfigError(f"{path}: line {line}: field system: {d.system!r} is not a system of city.yaml")
+        if (d.system, d.code) in seen:
+            raise ConfigError(f"{path}: line {line}: field code: {d.system} {d.code} decided twice")
+        seen.add((d.system, d.code))
+        out.append(d)
     return out
 
 

@@ -116,10 +116,11 @@ def latest_decision(entries: list[dict], system: str) -> dict | None:
     return mine[-1] if mine else None
 
 
-def append_decision(state_dir: Path, entry: dict) -> dict:
-    """Append ``entry`` (decision_id, prev_hash and entry_hash are filled in). Caller holds the lock."""
+def append_decision(state_dir: Path, entry: dict, entries: list[dict] | None = None) -> dict:
+    """Append ``entry`` (decision_id, prev_hash and entry_hash are filled in). Caller holds the lock;
+    ``entries`` is the verified log it read under that lock, if it has it."""
     state_dir = Path(state_dir)
-    entries = read_log(state_dir)
+    entries = read_log(state_dir) if entries is None else entries
     seq = len(entries) + 1
     e = dict(entry)
     e["seq"] = seq

@@ -18,10 +18,11 @@ from pathlib import Path
 from typing import Literal
 
 import duckdb
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from .config import PROJECT_ROOT, ConfigError, Project, _build, _read_yaml, _validation_message
-from .decisions import load_decisions, reconcile
+from .config import PROJECT_ROOT, ConfigError, Project, _build, _read_yaml, read_csv_models
+from .decisions import DecisionFile, load_decisions, reconcile
+from .gaiji_workflow import load_gaiji_decisions
 from .textcodec import PUA_RE, pua_to_sjis
 
 Outcome = Literal["GO", "CONDITIONAL", "NO-GO"]
@@ -116,27 +117,7 @@ def load_mynumber_reviews(root: Path, system: str) -> dict[tuple[str, str], MyNu
     path = Path(root) / system / "mynumber_reviews.csv"
     if not path.exists():
         return {}
-    out = {}
-    with path.open(encoding="utf-8", newline="") as fh:
-        reader = csv.DictReader(fh)
-        if reader.fieldnames != REVIEW_FIELDS:
-            raise ConfigError(f"{path}: line 1: header must be {','.join(REVIEW_FIELDS)}")
-        for line, row in enumerate(reader, start=2):
-            try:
-                r = MyNumberReview.model_validate(row)
-            except ValidationError as exc:
-                raise ConfigError(_validation_message(path, exc).replace(f"{path}:", f"{path}: line {line}:")) from None
-            out[(r.std_ref, r.atena_no)] = r
-    return out
-
-
-def load_gaiji_decided(root: Path, system: str) -> set[str]:
-    """SJIS codes of the system's 外字 with a 同定 or 縮退 decision (mappings/gaiji/decisions.csv)."""
-    path = Path(root) / "gaiji" / "decisions.csv"
-    if not path.exists():
-        return set()
-    with path.open(encoding="utf-8", newline="") as fh:
-        return {r["code"] for r in csv.DictReader(fh) if r["system"] == system and r["decision"] in ("同定", "縮退")}
+    return {(r.std_ref, r.atena_no): r for _, r in read_csv_models(path, MyNumberReview, REVIEW_FIELDS)}
 
 
 # ---------------------------------------------------------------- evaluation
@@ -195,6 +176,22 @@ class Ctx:
         self.project, self.con, self.system = project, con, system
         self.owner_root, self.as_of, self.history, self.gate = Path(owner_root), as_of, history, gate
         self.missing: list[str] = []
+        self._gap_ids: dict[str, list[str]] | None = None
+        self._decisions: DecisionFile | None = None
+
+    @property
+    def decisions(self) -> DecisionFile:
+        """The owner's gap decisions, read once per evaluation."""
+        if self._decisions is None:
+            self._decisions = load_decisions(self.system, self.owner_root)
+        return self._decisions
+
+    def gap_ids(self, kind: str | None = None) -> list[str]:
+        """Gap ids of the system (``kind`` spec or data; both when None), read once per evaluation."""
+        if self._gap_ids is None:
+            self._gap_ids = {k: [r[0] for r in self.rows("gaps", f"gaps_{self.system}__{k}", "select gap_id from {t}")]
+                             for k in ("spec", "data")}
+        return self._gap_ids[kind] if kind else self._gap_ids["spec"] + self._gap_ids["data"]
 
     def exists(self, schema: str, table: str) -> bool:
         return bool(self.con.execute(
@@ -237,7 +234,7 @@ def ev_required_items_mapped(ctx: Ctx, cfg: CriterionConfig):
     items = ctx.rows("gaps", f"gaps_{s}__items",
                      "select business_id, table_id, item_id, status from {t} where required = 'Y'")
     unmapped = [(b, t, i) for b, t, i, st in items if st == "no_source"]
-    decided = {d.gap_id for d in load_decisions(s, ctx.owner_root).decisions}
+    decided = {d.gap_id for d in ctx.decisions.decisions}
     undecided = [x for x in unmapped if f"{s}:{x[0]}.{x[1]}.{x[2]}:required_no_source" not in decided]
     ev = f"必須 {len(items)} 項目中 移行元なし {len(unmapped)} 項目、うち対応方針未決定 {len(undecided)} 項目"
     if undecided:
@@ -301,18 +298,9 @@ def ev_mynumber_reviewed(ctx: Ctx, cfg: CriterionConfig):
     return len(open_), f"4情報の一致しない紐付け {len(rows)} 件、うち未確認 {len(open_)} 件"
 
 
-def gap_ids(con, system: str, kinds=("spec", "data")) -> list[str]:
-    out = []
-    for kind in kinds:
-        if con.execute("select count(*) from information_schema.tables where table_schema = 'gaps' and table_name = ?",
-                       [f"gaps_{system}__{kind}"]).fetchone()[0]:
-            out += [r[0] for r in con.execute(f'select gap_id from gaps."gaps_{system}__{kind}"').fetchall()]
-    return out
-
-
 def ev_gaps_decided(ctx: Ctx, cfg: CriterionConfig):
-    ids = gap_ids(ctx.con, ctx.system)
-    rec = reconcile(ids, load_decisions(ctx.system, ctx.owner_root))
+    ids = ctx.gap_ids()
+    rec = reconcile(ids, ctx.decisions)
     ev = f"ギャップ {len(ids)} 件中 対応方針未決定 {len(rec.open)} 件"
     if rec.stale:
         ev += f"、該当のない対応方針 {len(rec.stale)} 件"
@@ -322,7 +310,8 @@ def ev_gaps_decided(ctx: Ctx, cfg: CriterionConfig):
 def ev_gaiji_identified(ctx: Ctx, cfg: CriterionConfig):
     s = ctx.system
     rows = ctx.rows("conformance", f"conf_{s}__chars", "select distinct ch, codepoints from {t}")
-    decided = load_gaiji_decided(ctx.owner_root, s)
+    decided = {d.code for d in load_gaiji_decisions(ctx.project, ctx.owner_root)
+               if d.system == s and d.decision in ("同定", "縮退")}
     pua, other = [], []
     for ch, cps in rows:
         if PUA_RE.fullmatch(ch):
@@ -393,9 +382,9 @@ def figures(ctx: Ctx) -> dict:
         if ctx.exists("standard", t):
             std_rows += ctx.con.execute(f'select count(*) from standard."{t}"').fetchone()[0]
     f["standard_rows"] = int(std_rows)
-    f["spec_gaps"] = len(gap_ids(ctx.con, s, ("spec",)))
-    f["data_gaps"] = len(gap_ids(ctx.con, s, ("data",)))
-    f["open_gaps"] = len(reconcile(gap_ids(ctx.con, s), load_decisions(s, ctx.owner_root)).open)
+    f["spec_gaps"] = len(ctx.gap_ids("spec"))
+    f["data_gaps"] = len(ctx.gap_ids("data"))
+    f["open_gaps"] = len(reconcile(ctx.gap_ids(), ctx.decisions).open)
     c = ctx.rows("conformance", f"conf_{s}__findings", "select coalesce(sum(violations), 0) from {t}")
     f["conformance_violations"] = int(c[0][0]) if c else 0
     return f

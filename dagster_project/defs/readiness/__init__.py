@@ -36,6 +36,10 @@ mappings = cached_mappings()
 CONFIG = load_readiness(project.root)   # a wrong readiness.yaml fails when the definitions load
 
 
+# metadata key of the Failure an export step raises when the gate does not allow it
+BLOCKED_BY_GATE = "blocked_by_gate"
+
+
 class ReadinessResource(dg.ConfigurableResource):
     """Where the gate keeps its records and writes packages, which day it judges, and where
     the owners' inputs (decisions, reviews, sign-offs) are read. Empty values fall back to
@@ -126,7 +130,8 @@ def _gate_asset(system_id: str) -> dg.AssetsDefinition:
         with gatelog.lock(state):
             history = [h for h in gatelog.read_history(state, system_id) if h["rehearsal_id"] != rehearsal_id]
             ev = evaluate(project, warehouse.db_path, system_id, readiness.owner_path, today, history, CONFIG.gate)
-            latest = gatelog.latest_decision(gatelog.read_log(state), system_id)
+            log = gatelog.read_log(state)
+            latest = gatelog.latest_decision(log, system_id)
             recorded = None
             if phase == "gate" and (latest is None or latest["decision"] != ev.outcome):
                 recorded = gatelog.append_decision(state, {
@@ -142,7 +147,7 @@ def _gate_asset(system_id: str) -> dg.AssetsDefinition:
                     "input_files": _input_files(warehouse.db_path, system_id),
                     "owner_inputs_sha256": _owner_inputs_sha256(readiness.owner_path, system_id),
                     "catalog_version": catalog_version(), "code_version": gatelog.code_version(),
-                })
+                }, entries=log)
                 latest = recorded
             decision = latest if phase != "before_gate" else None
             status = decision["decision"] if decision else ev.outcome
@@ -212,7 +217,8 @@ def _export_asset(system_id: str) -> dg.AssetsDefinition:
                 description=(f"{s.name}: 移行可否判定 {status}（{OUTCOME_JA[status]}、"
                              f"{cur['decision_id'] or '判定前の見込み'}）のため移行データを出力しない。"
                              f"満たしていない基準: {'、'.join(failing)}"),
-                metadata={"system": system_id, "status": status, "decision_id": cur["decision_id"] or "",
+                metadata={"system": system_id, BLOCKED_BY_GATE: True, "status": status,
+                          "decision_id": cur["decision_id"] or "",
                           "failing_criteria": dg.MetadataValue.json(failing)},
             )
         package_id = f"P{dt.datetime.now():%Y%m%d%H%M%S}-{context.run_id[:8]}"
