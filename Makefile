@@ -3,7 +3,7 @@ PY ?= python3.11
 RESIDENTS ?= 20000
 SEED ?= 7
 
-.PHONY: setup demo test dev lint clean
+.PHONY: setup demo test dev lint bench spark clean
 
 setup:
 	$(PY) tasks.py setup
@@ -13,6 +13,10 @@ test:
 	$(PY) tasks.py test
 dev:
 	$(PY) tasks.py dev
+bench:
+	$(PY) tasks.py bench --residents 100000 400000 817000
+spark:
+	$(PY) tasks.py spark
 lint: setup
 	.venv/bin/ruff check dagster_project tests tasks.py
 clean:

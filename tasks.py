@@ -5,10 +5,13 @@
     python3.11 tasks.py test [pytest args]                the whole test suite (CI runs this)
     python3.11 tasks.py dev                               Dagster UI on http://127.0.0.1:3000
     python3.11 tasks.py simulate [...]                    the legacy-city simulator
+    python3.11 tasks.py bench [--residents N ...]         the designated-city benchmark (default 817,000)
+    python3.11 tasks.py spark [--systems ...]             jumin and zeimu on local Spark, against DuckDB
 
 The first call creates ``.venv`` and installs the pinned project into it
 (``pip install -c constraints.txt -e .[test]``); later calls reinstall only when
-``pyproject.toml`` or ``constraints.txt`` changed.
+``pyproject.toml`` or ``constraints.txt`` changed. ``test`` and ``spark`` also install the
+optional Spark target (dbt-spark, pyspark: a 456 MB download, once) into the same ``.venv``.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 STAMP = VENV / ".installed"
+SPARK_STAMP = VENV / ".installed-spark"
 
 
 def _fingerprint() -> str:
@@ -54,6 +58,19 @@ def ensure_env() -> None:
     subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--ignore-scripts", "--loglevel=error"],
                    cwd=ROOT / "node", check=True)
     STAMP.write_text(want)
+
+
+def ensure_spark() -> None:
+    """The optional distributed-engine target (``pip install -e .[spark]``), for tests and ``spark``."""
+    want = _fingerprint()
+    if SPARK_STAMP.exists() and SPARK_STAMP.read_text().strip() == want:
+        return
+    if shutil.which("java") is None:
+        print("warning: no java on PATH: the Spark target (and its test) needs a Java 17 runtime", flush=True)
+    print("installing the Spark target (dbt-spark, pyspark; first time: about a minute) ...", flush=True)
+    subprocess.run([str(BIN / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                    "-c", "constraints.txt", "-e", ".[test,spark]"], cwd=ROOT, check=True)
+    SPARK_STAMP.write_text(want)
 
 
 BROWSER_PACKAGES = ["chromium", "fonts-noto-cjk"]   # Debian's; the overview test drives it with playwright-core
@@ -95,12 +112,16 @@ def main(args: list[str]) -> int:
         print(__doc__)
         return 0
     cmd, rest = args[0], args[1:]
-    if cmd not in ("demo", "test", "dev", "simulate", "run", "setup"):
+    if cmd not in ("demo", "test", "dev", "simulate", "run", "setup", "bench", "spark"):
         print(__doc__)
         return 2
     ensure_env()
     if cmd == "setup":
+        if "--spark" in rest:
+            ensure_spark()
         return 0
+    if cmd in ("test", "spark"):
+        ensure_spark()
     if cmd == "test":
         ensure_browser()
         return run([str(BIN / "pytest"), *rest])

@@ -33,7 +33,8 @@ def _instance():
     return dg.DagsterInstance.ephemeral()
 
 
-def run_job(systems: list[str] | None = None) -> bool:
+def run_job(systems: list[str] | None = None, instance=None, quiet: bool = False) -> bool:
+    """The main job, then the overview job, in process; True when nothing failed but gate blocks."""
     from .definitions import defs
 
     import contextlib
@@ -48,15 +49,17 @@ def run_job(systems: list[str] | None = None) -> bool:
     logs = default_var_dir() / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     log_path = logs / f"run-{dt.datetime.now().strftime('%Y%m%d-%H%M%S')}.log"
-    instance = _instance()
+    instance = instance or _instance()
     run_config = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
-    with log_path.open("w", encoding="utf-8") as fh, contextlib.redirect_stdout(fh), contextlib.redirect_stderr(fh):
+    # line-buffered: the log is whole up to the last line however the process ends
+    with log_path.open("w", encoding="utf-8", buffering=1) as fh, contextlib.redirect_stdout(fh), contextlib.redirect_stderr(fh):
         result = job.execute_in_process(
             instance=instance, asset_selection=selection, raise_on_error=False, run_config=run_config)
         # the overview follows every rehearsal, failed or not (the sensors do the same under the daemon)
         overview = defs.resolve_job_def("readiness_overview").execute_in_process(
             instance=instance, raise_on_error=False, run_config=run_config)
-    print(f"run log        : {log_path}")
+    if not quiet:
+        print(f"run log        : {log_path}")
     if not overview.success:
         print("FAILED the readiness overview: see the run log", file=sys.stderr)
     from .defs.readiness import BLOCKED_BY_GATE
@@ -66,7 +69,8 @@ def run_job(systems: list[str] | None = None) -> bool:
         ufd = e.event_specific_data.user_failure_data
         if ufd is not None and ufd.metadata.get(BLOCKED_BY_GATE) is not None:
             blocked.append(e)   # a gate that does not allow the export: the gate doing its job
-            print(f"BLOCKED {e.step_key}: {ufd.description}")
+            if not quiet:
+                print(f"BLOCKED {e.step_key}: {ufd.description}")
             continue
         failed.append(e)
         err = e.event_specific_data.error
@@ -80,8 +84,10 @@ def run_job(systems: list[str] | None = None) -> bool:
     warned = [e for e in checks if not e.event_specific_data.passed and e not in bad]
     for e in bad:
         d = e.event_specific_data
-        print(f"CHECK FAILED {d.asset_key.to_user_string()} {d.check_name}", file=sys.stderr)
-    if warned:
+        reason = d.metadata.get("reason")
+        why = f": {reason.value}" if reason is not None else ""
+        print(f"CHECK FAILED {d.asset_key.to_user_string()} {d.check_name}{why}", file=sys.stderr)
+    if warned and not quiet:
         print(f"{len(warned)} check(s) warned (e.g. duplicate keys); see the Dagster UI or the gap reports")
     return (result.success or not failed) and not bad
 
@@ -218,6 +224,16 @@ def cmd_export_catalog(a) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "bench":
+        from .bench import main as bench_main
+
+        os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+        return bench_main(argv[1:])
+    if argv and argv[0] == "spark":
+        from .spark import main as spark_main
+
+        os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+        return spark_main(argv[1:])
     if argv and argv[0] == "simulate":
         from .simulate.city import main as sim_main
 
@@ -236,6 +252,8 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--today", help="the day the readiness gates judge (default: city.as_of, else the date)")
     r.set_defaults(fn=cmd_run)
     sub.add_parser("simulate", help="the legacy-city simulator (kikan simulate --help)")
+    sub.add_parser("spark", help="the jumin and zeimu models on local Spark, compared with DuckDB (kikan spark --help)")
+    sub.add_parser("bench", help="the designated-city benchmark against the floor (kikan bench --help)")
     g = sub.add_parser("generate", help="write the dbt models generated from mappings/ and seeds/")
     g.set_defaults(fn=cmd_generate)
     ci = sub.add_parser("import-catalog", help="read an official-style 基本データリスト (.xlsx) into seeds/")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import os
 from pathlib import Path
 
@@ -59,9 +60,14 @@ def extracted_city(small_city, tmp_path_factory):
     """The small city through the whole main job in process (extract, dbt, reports, gates), into tmp paths."""
     legacy, manifest = small_city
     wh = tmp_path_factory.mktemp("wh")
+    started = time.time()
     result = run_city(legacy, wh, "2026-12-07")
+    # the dbt target folder of this run's build (dagster-dbt makes one per invocation)
+    targets = [p for p in (Path(__file__).resolve().parents[1] / "dbt" / "target").glob("mapping_stage-*")
+               if p.stat().st_mtime >= started and (p / "run_results.json").exists()]
     return {"db": wh / "warehouse.duckdb", "legacy": legacy, "manifest": manifest, "result": result,
-            "reports": wh / "reports", "wh": wh}
+            "reports": wh / "reports", "wh": wh,
+            "dbt_target": max(targets, key=lambda p: p.stat().st_mtime) if targets else None}
 
 
 def succeeded_but_blocked(result) -> bool:

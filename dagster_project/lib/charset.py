@@ -25,7 +25,7 @@ from .config import PROJECT_ROOT
 from .warehouse import connect
 
 IVS_RANGE = (0xE0100, 0xE01EF)
-SPLIT_PATTERN = "[^\\x{E0100}-\\x{E01EF}][\\x{E0100}-\\x{E01EF}]?"  # one character, with its selector
+from .charsql import SPLIT_PATTERN, split_chars_sql  # noqa: E402,F401  (re-exported)
 
 
 def mojidata_path() -> Path:

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import duckdb
 
+from . import faults
 from .config import PROJECT_ROOT
 from .dbtgen import std_name
 from .mapping import ResolvedTable
@@ -87,6 +88,7 @@ def write_package(db: Path, system: str, tables: list[ResolvedTable], out_root: 
                 con.execute(f"copy ({sql}) to '{csv_path}' (format csv, header true)")
                 con.execute(f"copy ({sql}) to '{pq_path}' (format parquet, compression zstd)")
                 rows = con.execute(f'select count(*) from standard."{name}"').fetchone()[0]
+                faults.pause("export")
                 entries.append({"table": name, "business_id": t.std.business_id, "table_id": t.std.table_id,
                                 "table_name": t.std.table_name, "rows": int(rows),
                                 "files": {p.name: {"sha256": sha256_file(p), "bytes": p.stat().st_size}
@@ -154,10 +156,18 @@ def verify_package(package_dir: Path) -> list[str]:
 
 
 def prune(out_root: Path, system: str, keep: int) -> None:
-    """Keep the ``keep`` newest packages of a system (by name order: ids sort by time)."""
+    """Keep the ``keep`` newest packages of a system (by name order: ids sort by time), and remove
+    what a killed run left behind (hidden ``.tmp-*`` folders, ``.LATEST.*`` files): never seen
+    as packages, since only a finished folder is renamed into place, but not kept either."""
     d = Path(out_root) / system
     if not d.exists():
         return
+    for p in d.iterdir():
+        if p.name.startswith(".tmp-"):
+            shutil.rmtree(p, ignore_errors=True)
+        elif p.name.startswith(".LATEST."):
+            p.unlink(missing_ok=True)
     packs = sorted(p for p in d.iterdir() if p.is_dir() and not p.name.startswith("."))
     for p in packs[:-keep] if keep > 0 else []:
         shutil.rmtree(p, ignore_errors=True)
+

@@ -87,6 +87,8 @@ class FileExtract:
     records_counted: int = 0
     eof_marker: bool = False
     line_endings: dict[str, int] = field(default_factory=dict)
+    # why the whole file was refused (ExtractError's message: file, line, what), else None
+    refused: str | None = None
 
     @property
     def counts(self) -> dict[str, int]:
@@ -316,6 +318,23 @@ def _csv_columns(texts: list[str], lf: LayoutFile, skip: set[int]) -> tuple[pl.D
 _PUA_PATTERN = r"[\x{E000}-\x{E757}]"
 
 
+def refused_extract(path: Path, layout: Layout, lf: LayoutFile, reason: str) -> FileExtract:
+    """The stand-in for a file refused as a whole: empty tables of the layout's shape, the reason.
+
+    The system's step still succeeds, so the one dbt build of all systems goes on; the refusal is
+    a failed ``file_accepted`` check on the raw table and fails the system's gate (移行処理の完了),
+    and only that system's (DESIGN principle 3).
+    """
+    data = path.read_bytes() if path.exists() else b""
+    frame = pl.DataFrame(schema={**{f.name: pl.Utf8 for f in lf.fields}, "_record_no": pl.Int64,
+                                 "_byte_offset": pl.Int64})
+    return FileExtract(
+        system=layout.system, table=lf.table, file_name=lf.file, frame=frame,
+        quarantine=_Quarantine(layout.system, lf.table, lf.file).frame(),
+        gaiji_usage=pl.DataFrame(schema=GAIJI_USAGE_SCHEMA), records_in_file=0, file_bytes=len(data),
+        sha256=hashlib.sha256(data).hexdigest() if path.exists() else "", refused=reason)
+
+
 def extract_file(
     path: Path,
     layout: Layout,
@@ -347,9 +366,16 @@ def extract_file(
         expected = [f.label for f in lf.fields]
         if header_fields != expected:
             got = header_text.split(",")
+            # a line 1 that is not the header may be a data record: the found text is shown only
+            # when it is a heading this system's layouts know (a renamed or moved column)
+            headings = {f.label for x in layout.files for f in x.fields}
+
+            def shown(g: str) -> str:
+                g = g.strip(chr(34))
+                return repr(g) if g in headings else f"another text ({len(g)} characters, not shown: it may be data)"
             diff = next(
                 (
-                    f"field {i + 1}: expected {e!r}, found {g.strip(chr(34))!r}"
+                    f"field {i + 1}: expected {e!r}, found {shown(g)}"
                     for i, (e, g) in enumerate(zip(expected, got))
                     if e != g.strip('"')
                 ),

@@ -16,7 +16,7 @@ from pathlib import Path
 import dagster as dg
 
 from .config import Project, System
-from .extract import ExtractError, extract_file
+from .extract import ExtractError, extract_file, refused_extract
 from .warehouse import (
     default_legacy_dir,
     default_reports_dir,
@@ -107,6 +107,13 @@ def _system_asset(project: Project, system: System) -> dg.AssetsDefinition:
             description="Records in the export file = raw rows + quarantined rows (nothing lost).",
         )
         for lf in layout.files
+    ] + [
+        dg.AssetCheckSpec(
+            name="file_accepted",
+            asset=raw_key(system.id, lf.table),
+            description="The export file was read (not refused as a whole: missing, wrong encoding, wrong header).",
+        )
+        for lf in layout.files
     ]
 
     @dg.multi_asset(
@@ -124,7 +131,11 @@ def _system_asset(project: Project, system: System) -> dg.AssetsDefinition:
             try:
                 results.append(extract_file(src / lf.file, layout, lf, gaiji))
             except ExtractError as exc:
-                raise dg.Failure(description=f"{system.id}: {exc}") from None
+                # refused as a whole: empty tables and a failed check, not a failed step (a failed
+                # step would stop the one dbt build of every system); the message names the file,
+                # the line and what is wrong, never a value
+                context.log.error(f"{system.id}: {exc}")
+                results.append(refused_extract(src / lf.file, layout, lf, str(exc)))
         write_system_extract(warehouse.db_path, system.id, results)
         all_reasons: Counter = Counter()
         for r in results:
@@ -145,7 +156,15 @@ def _system_asset(project: Project, system: System) -> dg.AssetsDefinition:
                     "gaiji_unresolved_occurrences": int(unresolved["occurrences"].sum() or 0),
                     "gaiji_not_in_vendor_table": int(unknown_gaiji["occurrences"].sum() or 0),
                     "eof_marker_0x1a": r.eof_marker,
+                    **({"refused": r.refused} if r.refused else {}),
                 },
+            )
+            yield dg.AssetCheckResult(
+                asset_key=raw_key(system.id, r.table),
+                check_name="file_accepted",
+                passed=r.refused is None,
+                severity=dg.AssetCheckSeverity.ERROR,
+                metadata={"reason": r.refused or "読み込み済み"},
             )
             in_file = r.records_counted
             raw_n, q_n = table_counts(warehouse.db_path, system.id, r.table)

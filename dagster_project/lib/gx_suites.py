@@ -22,7 +22,7 @@ import os
 import uuid
 from pathlib import Path
 
-from .charset import SPLIT_PATTERN
+from .charsql import split_chars_sql
 from .config import PROJECT_ROOT
 from .dbtgen import std_name
 from .mapping import Catalog, MappingSet, ResolvedTable
@@ -68,9 +68,11 @@ def suite_for(t: ResolvedTable, catalog: Catalog) -> dict:
                 exps.append(_exp(name, "expect_column_values_to_not_match_regex", {**meta, "rule": "漢字項目に半角カナ"},
                                  column=c, regex="[ｦ-ﾟ]"))
             if it.char_class in ("漢字", "カナ"):
-                query = ("select * from {batch} b where " + c + " is not null and exists (select 1 from "
-                         f"unnest(regexp_extract_all(b.{c}, '{SPLIT_PATTERN}')) u(ch) where not exists "
-                         "(select 1 from reference.std_charset s where s.ch = u.ch))")
+                # each distinct value is split once (names and addresses repeat), then its rows are found
+                query = ("select * from {batch} b where b." + c + " in (select v from (select distinct " + c
+                         + " as v from {batch} where " + c + " is not null and " + c + " <> '') d where exists ("
+                         f"select 1 from unnest({split_chars_sql('d.v')}) u(ch) where not exists "
+                         "(select 1 from reference.std_charset s where s.ch = u.ch)))")
                 exps.append(_exp(name, "unexpected_rows_expectation", {**meta, "rule": "行政事務標準文字にない文字"},
                                  unexpected_rows_query=query,
                                  description=f"{it.item_name}: every character is 行政事務標準文字"))
@@ -187,9 +189,10 @@ def _main(argv: list[str]) -> int:
     db, docs_root, systems = Path(argv[0]), Path(argv[1]), argv[2:]
     mappings = cached_mappings()
     project = cached_project()
-    out = {}
-    for s in systems or [x.id for x in project.city.systems]:
-        out.update(validate(db, mappings.for_system(s), docs_dir=docs_root / s))
+    # one context, one checkpoint, one Data Docs site for all systems: a context per system cost
+    # a context, a data source and a site build each (21 s against 13 s in the 100k benchmark)
+    chosen = systems or [x.id for x in project.city.systems]
+    out = validate(db, [t for s in chosen for t in mappings.for_system(s)], docs_dir=docs_root)
     print(json.dumps(out, ensure_ascii=False))
     return 0
 

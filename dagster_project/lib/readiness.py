@@ -216,14 +216,17 @@ def _std_tables(ctx: Ctx) -> list[str]:
 def ev_pipeline_complete(ctx: Ctx, cfg: CriterionConfig):
     s = ctx.system
     expected = len(ctx.project.layouts[s].files)
-    got = ctx.rows("meta", "extract_files", "select count(*) from {t} where system = ?", [s])
-    files = got[0][0] if got else 0
+    got = ctx.rows("meta", "extract_files", "select file_name, refused from {t} where system = ?", [s])
+    refused = sorted(f for f, why in got if why)
+    files = len(got) - len(refused)
     needed = [("standard", t) for t in _std_tables(ctx)] + [
         ("gaps", f"gaps_{s}__items"), ("gaps", f"gaps_{s}__spec"), ("gaps", f"gaps_{s}__data"),
         ("conformance", f"conf_{s}__findings"), ("conformance", f"conf_{s}__chars"), ("readiness", f"recon_{s}")]
     absent = [f"{a}.{b}" for a, b in needed if not ctx.exists(a, b)]
     value = (expected - files) + len(absent)
     ev = f"抽出 {files}/{expected} ファイル、未作成のテーブル {len(absent)} 件"
+    if refused:
+        ev += f"、受付不可のファイル {', '.join(refused)}"
     if absent:
         ev += f"（{', '.join(absent[:3])}{' ほか' if len(absent) > 3 else ''}）"
     return value, ev

@@ -71,7 +71,7 @@ def recon_sql(system: str, tables: list[ResolvedTable], cfg: ReconConfig) -> str
                     f"select '区分別件数' as check_kind, {q(label + ': ' + it.item_name + ' = ')} || k as subject, "
                     f"s as source_value, t as target_value, {cfg.category_count_tolerance} as tolerance from ("
                     f"select coalesce(a.k, b.k) as k, coalesce(a.n, 0) as s, coalesce(b.n, 0) as t from "
-                    f"(select coalesce(case cast(({ri.expr}) as varchar) {whens} end, '（対応なし）') as k, count(*) as n "
+                    f"(select coalesce(case cast(({ri.expr}) as string) {whens} end, '（対応なし）') as k, count(*) as n "
                     f"from {stg} group by 1) a full outer join "
                     f"(select coalesce({col}, '（対応なし）') as k, count(*) as n from {std} group by 1) b on a.k = b.k)")
     body = "\n    union all\n    ".join(parts)

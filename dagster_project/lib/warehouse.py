@@ -18,6 +18,7 @@ import duckdb
 import polars as pl
 from filelock import FileLock
 
+from . import faults
 from .config import PROJECT_ROOT
 from .extract import GAIJI_USAGE_SCHEMA, QUARANTINE_SCHEMA, FileExtract
 
@@ -51,7 +52,7 @@ create table if not exists meta.extract_files (
     system varchar, table_name varchar, file_name varchar, file_sha256 varchar,
     file_bytes bigint, records_in_file bigint, raw_rows bigint, quarantined bigint,
     header_lines integer, eof_marker boolean, crlf_lines bigint, lf_lines bigint,
-    extracted_at timestamp
+    extracted_at timestamp, refused varchar
 )"""
 GAIJI_USAGE_DDL = """
 create table if not exists meta.gaiji_usage (
@@ -90,7 +91,7 @@ def write_system_extract(path: Path, system: str, extracts: list[FileExtract]) -
                 "records_in_file": e.records_in_file, "raw_rows": e.frame.height,
                 "quarantined": e.quarantine.height, "header_lines": e.header_lines,
                 "eof_marker": e.eof_marker, "crlf_lines": e.line_endings.get("crlf", 0),
-                "lf_lines": e.line_endings.get("lf", 0), "extracted_at": now,
+                "lf_lines": e.line_endings.get("lf", 0), "extracted_at": now, "refused": e.refused,
             }
             for e in extracts
         ]
@@ -103,11 +104,13 @@ def write_system_extract(path: Path, system: str, extracts: list[FileExtract]) -
             con.execute("create schema if not exists raw")
             con.execute("create schema if not exists meta")
             con.execute(EXTRACT_FILES_DDL)
+            con.execute("alter table meta.extract_files add column if not exists refused varchar")
             con.execute(GAIJI_USAGE_DDL)
             for e in extracts:
                 con.register("_frame", e.frame.to_arrow())
                 con.execute(f'create or replace table raw."{raw_table(system, e.table)}" as select * from _frame')
                 con.unregister("_frame")
+            faults.pause("extract")   # crash tests: killed here, nothing of this system is committed
             con.register("_q", quarantine.to_arrow())
             con.execute(f'create or replace table raw."{quarantine_table(system)}" as select * from _q')
             con.unregister("_q")

@@ -45,3 +45,36 @@ array_to_string(list_transform(regexp_extract_all({{ ch }}, '.'), lambda c: prin
 {% macro spark__codepoints(ch) -%}
 concat('U+', upper(hex(ascii({{ ch }}))))
 {%- endmacro %}
+
+{# the characters of a string, an IVS selector kept with its base character #}
+{% macro split_chars(expr) -%}{{ return(adapter.dispatch('split_chars', 'kikan')(expr)) }}{%- endmacro %}
+{% macro default__split_chars(expr) -%}
+case when regexp_matches({{ expr }}, '[\x{E0100}-\x{E01EF}]')
+     then regexp_extract_all({{ expr }}, '[^\x{E0100}-\x{E01EF}][\x{E0100}-\x{E01EF}]?')
+     else string_split({{ expr }}, '') end
+{%- endmacro %}
+{% macro spark__split_chars(expr) -%}
+filter(regexp_extract_all({{ expr }}, '([^\\x{E0100}-\\x{E01EF}][\\x{E0100}-\\x{E01EF}]?)', 1), c -> c <> '')
+{%- endmacro %}
+
+{# the n capture groups of a regex as a struct g1..gn, in one pass where the engine allows #}
+{% macro re_groups(expr, pattern, n) -%}{{ return(adapter.dispatch('re_groups', 'kikan')(expr, pattern, n)) }}{%- endmacro %}
+{% macro default__re_groups(expr, pattern, n) -%}
+regexp_extract({{ expr }}, '{{ pattern }}', [{% for i in range(1, n + 1) %}'g{{ i }}'{{ ", " if not loop.last }}{% endfor %}])
+{%- endmacro %}
+{% macro spark__re_groups(expr, pattern, n) -%}
+named_struct({% for i in range(1, n + 1) %}'g{{ i }}', regexp_extract({{ expr }}, '{{ pattern }}', {{ i }}){{ ", " if not loop.last }}{% endfor %})
+{%- endmacro %}
+
+{# one map from two columns of a table (an aggregate), and a string's characters folded through it #}
+{% macro char_map(key, value) -%}{{ return(adapter.dispatch('char_map', 'kikan')(key, value)) }}{%- endmacro %}
+{% macro default__char_map(key, value) -%}map(list({{ key }}), list({{ value }})){%- endmacro %}
+{% macro spark__char_map(key, value) -%}map_from_arrays(collect_list({{ key }}), collect_list({{ value }})){%- endmacro %}
+
+{% macro fold_chars(expr, m) -%}{{ return(adapter.dispatch('fold_chars', 'kikan')(expr, m)) }}{%- endmacro %}
+{% macro default__fold_chars(expr, m) -%}
+array_to_string(list_transform({{ kikan.split_chars(expr) }}, lambda x: coalesce({{ m }}[x], x)), '')
+{%- endmacro %}
+{% macro spark__fold_chars(expr, m) -%}
+array_join(transform({{ kikan.split_chars(expr) }}, x -> coalesce(element_at({{ m }}, x), x)), '')
+{%- endmacro %}

@@ -131,7 +131,7 @@ def test_rerunning_one_system_leaves_the_others_untouched(extracted_city, query)
     assert query(db, 'select count(*) from raw."zeimu__atena"')[0][0] == zeimu_rows
 
 
-def test_a_missing_file_fails_only_its_system(small_city, tmp_path, query):
+def test_a_missing_file_is_refused_in_its_system_only(small_city, tmp_path, query):
     import shutil
 
     legacy, _ = small_city
@@ -143,9 +143,16 @@ def test_a_missing_file_fails_only_its_system(small_city, tmp_path, query):
                       and any(k.path[0] == "raw" for k in a.keys)]
     res = dg.materialize(extract_assets, raise_on_error=False,
                          resources={"warehouse": WarehouseResource(path=str(db), legacy_dir=str(copy))})
-    failed = [e for e in res.all_events if e.event_type_value == "STEP_FAILURE"]
-    assert [e.step_key for e in failed] == ["extract_kenko"]
-    msg = failed[0].event_specific_data.error.message
-    assert re.search(r"KENSHIN_JUSHIN\.CSV: file not found", msg)
-    systems = {r[0] for r in query(db, "select distinct system from meta.extract_files")}
-    assert len(systems) == 12 and "kenko" not in systems
+    # no step fails (a failed extract step would stop the one dbt build of every system): the
+    # refusal is kenko's failed file_accepted check, with the reason, and an empty raw table
+    assert not [e for e in res.all_events if e.event_type_value == "STEP_FAILURE"]
+    checks = [e.event_specific_data for e in res.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"
+              and e.event_specific_data.check_name == "file_accepted"]
+    refused = [c for c in checks if not c.passed]
+    assert [c.asset_key.path[-1] for c in refused] == ["kenko__kenshin"]
+    assert re.search(r"KENSHIN_JUSHIN\.CSV: file not found", refused[0].metadata["reason"].value)
+    assert len(checks) == 30
+    rows = query(db, "select system, refused from meta.extract_files")
+    assert len({r[0] for r in rows}) == 13
+    assert [r[0] for r in rows if r[1]] == ["kenko"]
+    assert query(db, 'select count(*) from raw."kenko__kenshin"')[0][0] == 0

@@ -90,7 +90,8 @@ def _plant_amount_drift(city):
     from dagster_project.definitions import defs
 
     con = duckdb.connect(str(city["db"]))
-    con.execute("update standard.std_kokuho__fuka set iryo = iryo - 1000 "
+    # the standard layout is a view of the intermediate table: the drift is planted beneath it
+    con.execute("update intermediate.int_kokuho__fuka set iryo = iryo - 1000 "
                 "where _src_record_no = (select min(_src_record_no) from standard.std_kokuho__fuka where iryo >= 1000)")
     con.close()
     stage = next(a for a in defs.assets if isinstance(a, dg.AssetsDefinition)

@@ -157,8 +157,23 @@ def test_empty_csv_with_header_layout_is_an_error(tmp_path, inkan):
 
 def test_wrong_header_is_an_error_naming_the_field(tmp_path, inkan):
     bad = HEADER.replace("廃止年月日", "廃止日")
-    with pytest.raises(ExtractError, match=r"line 1: header does not match.*field 4: expected '廃止年月日', found '廃止日'"):
+    with pytest.raises(ExtractError, match=r"line 1: header does not match.*field 4: expected '廃止年月日', "
+                                           r"found another text \(3 characters, not shown: it may be data\)"):
         run(tmp_path, csv_bytes(bad, "00000001,0001234567,4300401,0000000,1"), *inkan)
+
+
+def test_header_missing_does_not_echo_the_data_record(tmp_path, inkan):
+    # the first line is a record, not the header: nothing of it reaches the message (or the logs)
+    with pytest.raises(ExtractError) as e:
+        run(tmp_path, csv_bytes("00000001,0001234567,4300401,0000000,1"), *inkan)
+    assert "0001234567" not in str(e.value) and "field 1: expected '印鑑登録番号'" in str(e.value)
+
+
+def test_a_known_heading_in_the_wrong_place_is_named(tmp_path, inkan):
+    cols = HEADER.split(",")
+    cols[3], cols[4] = cols[4], cols[3]
+    with pytest.raises(ExtractError, match=rf"field 4: expected '廃止年月日', found '{cols[3]}'"):
+        run(tmp_path, csv_bytes(",".join(cols), "00000001,0001234567,4300401,0000000,1"), *inkan)
 
 
 def test_utf8_bom_is_an_error(tmp_path, inkan):

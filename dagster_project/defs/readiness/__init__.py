@@ -196,6 +196,7 @@ def _export_asset(system_id: str) -> dg.AssetsDefinition:
     )
     def _export(context: dg.AssetExecutionContext, warehouse: WarehouseResource, readiness: ReadinessResource):
         state = readiness.state_path
+        prune(readiness.exports_path, system_id, readiness.keep_packages)   # what a killed run left
         with gatelog.lock(state):
             hist = gatelog.read_history(state, system_id)
             log = gatelog.read_log(state)
