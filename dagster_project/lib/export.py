@@ -23,6 +23,7 @@ from pathlib import Path
 
 import duckdb
 
+from .duck import open_warehouse
 from . import faults
 from .config import PROJECT_ROOT
 from .dbtgen import std_name
@@ -76,7 +77,7 @@ def write_package(db: Path, system: str, tables: list[ResolvedTable], out_root: 
     tmp = out_root / f".tmp-{package_id}-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
     try:
-        con = duckdb.connect(str(db), read_only=True)
+        con = open_warehouse(db, read_only=True)
         entries = []
         try:
             con.execute("set preserve_insertion_order = true")

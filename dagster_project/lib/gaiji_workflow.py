@@ -17,12 +17,12 @@ import html
 from pathlib import Path
 from typing import Literal
 
-import duckdb
 from openpyxl import Workbook
 from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
+from .duck import open_warehouse
 from .config import ConfigError, Project, read_csv_models
 from .gap_report import _atomic_write
 from .textcodec import PUA_RE, pua_to_sjis
@@ -88,7 +88,7 @@ HEADER = ["文字", "コード（Shift_JIS）", "Unicode", "出現数", "レコ�
 def build_gaiji_list(project: Project, db: Path, system: str, out_dir: Path) -> dict:
     decisions = {d.code: d for d in load_gaiji_decisions(project) if d.system == system}
     vendor = {g.code: g for g in project.gaiji[system]}
-    con = duckdb.connect(str(db), read_only=True)
+    con = open_warehouse(db, read_only=True)
     try:
         rows = con.execute(
             f'select ch, codepoints, sum(occurrences), sum(records), string_agg(std_ref || '

@@ -16,12 +16,12 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import duckdb
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
+from .duck import open_warehouse
 from .config import PROJECT_ROOT, Project
 from .decisions import DECISIONS, load_decisions, reconcile
 
@@ -46,7 +46,7 @@ class ReportData:
 
 
 def read_gaps(db: Path, system: str) -> ReportData:
-    con = duckdb.connect(str(db), read_only=True)
+    con = open_warehouse(db, read_only=True)
     try:
         def rows(sql):
             cur = con.execute(sql)

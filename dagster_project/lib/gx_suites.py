@@ -23,6 +23,7 @@ import uuid
 from pathlib import Path
 
 from .charsql import split_chars_sql
+from .duck import attach_sql, encryption_key
 from .config import PROJECT_ROOT
 from .dbtgen import std_name
 from .mapping import Catalog, MappingSet, ResolvedTable
@@ -118,8 +119,20 @@ def validate(db: Path, tables: list[ResolvedTable], docs_dir: Path | None = None
         ctx.variables.progress_bars = {"globally": False, "metric_calculations": False}
     except Exception:  # pragma: no cover - cosmetic
         pass
-    ds = ctx.data_sources.add_sql(name="warehouse", connection_string=f"duckdb:///{db}",
-                                  kwargs={"connect_args": {"read_only": True}})
+    if encryption_key():
+        # an encrypted warehouse is attached, with its key, to each new in-memory connection
+        import sqlalchemy as sa
+
+        stmts = attach_sql(db, read_only=True)
+
+        def _attach(dbapi_con, _record):
+            for q in stmts:
+                dbapi_con.execute(q)
+        sa.event.listen(sa.pool.Pool, "connect", _attach)
+        ds = ctx.data_sources.add_sql(name="warehouse", connection_string="duckdb:///:memory:")
+    else:
+        ds = ctx.data_sources.add_sql(name="warehouse", connection_string=f"duckdb:///{db}",
+                                      kwargs={"connect_args": {"read_only": True}})
     vds = []
     for t in tables:
         name = std_name(t)

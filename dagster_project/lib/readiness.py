@@ -17,9 +17,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
 
-import duckdb
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from .duck import open_warehouse
 from .config import PROJECT_ROOT, ConfigError, Project, _build, _read_yaml, read_csv_models
 from .decisions import DecisionFile, load_decisions, reconcile
 from .gaiji_workflow import load_gaiji_decisions
@@ -396,7 +396,7 @@ def figures(ctx: Ctx) -> dict:
 def evaluate(project: Project, db: Path, system: str, owner_root: Path, as_of: dt.date,
              history: list[dict], gate: GateConfig) -> Evaluation:
     """Every criterion of ``gate`` for ``system`` on the warehouse ``db`` as of ``as_of``."""
-    con = duckdb.connect(str(db), read_only=True)
+    con = open_warehouse(db, read_only=True)
     try:
         ctx = Ctx(project, con, system, owner_root, as_of, history, gate)
         results: list[Criterion] = []

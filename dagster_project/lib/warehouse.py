@@ -14,10 +14,10 @@ import os
 from contextlib import contextmanager
 from pathlib import Path
 
-import duckdb
 import polars as pl
 from filelock import FileLock
 
+from .duck import open_warehouse
 from . import faults
 from .config import PROJECT_ROOT
 from .extract import GAIJI_USAGE_SCHEMA, QUARANTINE_SCHEMA, FileExtract
@@ -66,7 +66,7 @@ create table if not exists meta.gaiji_usage (
 def connect(path: Path, read_only: bool = False):
     path = Path(path)
     if read_only:
-        con = duckdb.connect(str(path), read_only=True)
+        con = open_warehouse(path, read_only=True)
         try:
             yield con
         finally:
@@ -74,7 +74,7 @@ def connect(path: Path, read_only: bool = False):
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(path) + ".lock"):
-        con = duckdb.connect(str(path))
+        con = open_warehouse(path)
         try:
             yield con
         finally:
