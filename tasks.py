@@ -38,6 +38,12 @@ def _fingerprint() -> str:
     return h.hexdigest()
 
 
+def _pip_install(extras: str) -> None:
+    """The project, editable, with these extras, every version from constraints.txt."""
+    subprocess.run([str(BIN / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                    "-c", "constraints.txt", "-e", f".[{extras}]"], cwd=ROOT, check=True)
+
+
 def ensure_env() -> None:
     if sys.version_info[:2] != (3, 11):
         sys.exit(f"tasks.py needs Python 3.11 (this is {sys.version.split()[0]}): run it as python3.11 tasks.py")
@@ -48,8 +54,7 @@ def ensure_env() -> None:
         print(f"creating {VENV} ...", flush=True)
         venv.EnvBuilder(with_pip=True, clear=False).create(VENV)
     print("installing the pinned project (first time: about a minute) ...", flush=True)
-    pip = [str(BIN / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-    subprocess.run(pip + ["-c", "constraints.txt", "-e", ".[test]"], cwd=ROOT, check=True)
+    _pip_install("test")
     # the MJ文字情報一覧表 (SQLite, shipped inside the npm package; no install scripts run)
     npm = shutil.which("npm")
     if npm is None:
@@ -68,8 +73,7 @@ def ensure_spark() -> None:
     if shutil.which("java") is None:
         print("warning: no java on PATH: the Spark target (and its test) needs a Java 17 runtime", flush=True)
     print("installing the Spark target (dbt-spark, pyspark; first time: about a minute) ...", flush=True)
-    subprocess.run([str(BIN / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                    "-c", "constraints.txt", "-e", ".[test,spark]"], cwd=ROOT, check=True)
+    _pip_install("test,spark")
     SPARK_STAMP.write_text(want)
 
 

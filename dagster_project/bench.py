@@ -33,14 +33,15 @@ import threading
 import time
 from pathlib import Path
 
+from .lib.dbt_project import LAYER_PREFIXES
 from .lib.warehouse import default_var_dir
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
 # ---------------------------------------------------------------- memory of the process tree
-def _tree_rss(root_pid: int) -> int:
-    """Resident bytes of ``root_pid`` and every process below it, from /proc."""
+def process_tree(root_pid: int) -> dict[int, int]:
+    """``root_pid`` and every process below it, from /proc: pid -> resident bytes."""
     parents: dict[int, int] = {}
     rss: dict[int, int] = {}
     for d in os.listdir("/proc"):
@@ -56,18 +57,23 @@ def _tree_rss(root_pid: int) -> int:
         fields = stat[stat.rindex(b")") + 2:].split()
         parents[int(d)] = int(fields[1])
         rss[int(d)] = pages * PAGE
-    total, todo, seen = 0, [root_pid], set()
     children: dict[int, list[int]] = {}
     for pid, ppid in parents.items():
         children.setdefault(ppid, []).append(pid)
+    out: dict[int, int] = {}
+    todo = [root_pid]
     while todo:
         p = todo.pop()
-        if p in seen:
+        if p in out:
             continue
-        seen.add(p)
-        total += rss.get(p, 0)
+        out[p] = rss.get(p, 0)
         todo += children.get(p, [])
-    return total
+    return out
+
+
+def _tree_rss(root_pid: int) -> int:
+    """Resident bytes of ``root_pid`` and every process below it."""
+    return sum(process_tree(root_pid).values())
 
 
 class MemorySampler:
@@ -177,8 +183,8 @@ def _stage_of_step(step: str) -> str | None:
     return None
 
 
-DBT_LAYERS = {"stg_": "staging", "int_": "standard", "std_": "standard", "gaps_": "gaps",
-              "conf_": "conformance", "recon_": "readiness"}
+# the layers of the asset graph, but the intermediate models counted with the standard layer they feed
+DBT_LAYERS = {**LAYER_PREFIXES, "int_": "standard"}
 
 
 def _layer_of_node(result: dict) -> str:

@@ -29,9 +29,6 @@ from pathlib import Path
 
 from .lib.warehouse import default_var_dir, default_warehouse_path
 
-LAYERS = ("staging", "intermediate", "standard", "gaps")
-
-
 def spark_conf(work: Path) -> dict[str, str]:
     """The local session: absolute warehouse and metastore paths, quiet, no UI, loopback only."""
     return {
@@ -65,8 +62,9 @@ def select_models(manifest: dict, systems: list[str]) -> list[str]:
     return sorted(nodes[u]["name"] for u in out)
 
 
-def _schema_of(manifest: dict, name: str) -> str:
-    return next(n["schema"] for n in manifest["nodes"].values() if n["resource_type"] == "model" and n["name"] == name)
+def _schemas(manifest: dict) -> dict[str, str]:
+    """model name -> the schema dbt builds it in."""
+    return {n["name"]: n["schema"] for n in manifest["nodes"].values() if n["resource_type"] == "model"}
 
 
 def run(systems: list[str], warehouse: Path, work: Path, write_functions: bool = False) -> dict:
@@ -78,6 +76,7 @@ def run(systems: list[str], warehouse: Path, work: Path, write_functions: bool =
     project = prepare()
     manifest = json.loads(Path(project.manifest_path).read_text(encoding="utf-8"))
     models = select_models(manifest, systems)
+    schema = _schemas(manifest)
     sources = sorted({manifest["sources"][p]["name"] for n in manifest["nodes"].values()
                       if n["resource_type"] == "model" and n["name"] in models
                       for p in n["depends_on"]["nodes"] if p.startswith("source.")})
@@ -90,7 +89,7 @@ def run(systems: list[str], warehouse: Path, work: Path, write_functions: bool =
         for s in sources:
             con.execute(f"copy (select * from raw.\"{s}\") to '{work / 'input' / s}.parquet' (format parquet)")
         for m in models:
-            con.execute(f"copy (select * from \"{_schema_of(manifest, m)}\".\"{m}\") "
+            con.execute(f"copy (select * from \"{schema[m]}\".\"{m}\") "
                         f"to '{work / 'expected' / m}.parquet' (format parquet)")
     finally:
         con.close()
@@ -141,7 +140,7 @@ def run(systems: list[str], warehouse: Path, work: Path, write_functions: bool =
         t0 = time.perf_counter()
         compared = {}
         for m in built:
-            got = spark.table(f"`{_schema_of(manifest, m)}`.`{m}`")
+            got = spark.table(f"`{schema[m]}`.`{m}`")
             exp = spark.read.parquet(str(work / "expected" / f"{m}.parquet"))
             cols = [c for c in exp.columns]
             missing = sorted(set(cols) - set(got.columns))

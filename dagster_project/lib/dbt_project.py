@@ -21,6 +21,11 @@ from .dbtgen import DBT_DIR, generate
 from .mapping import cached_mappings
 
 
+# model name prefix -> layer (the first part of its asset key)
+LAYER_PREFIXES = {"stg_": "staging", "int_": "intermediate", "std_": "standard", "gaps_": "gaps",
+                  "conf_": "conformance", "recon_": "readiness"}
+
+
 def dbt_executable() -> str:
     exe = Path(sys.executable).with_name("dbt")
     return str(exe) if exe.exists() else "dbt"

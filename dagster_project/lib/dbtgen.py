@@ -20,6 +20,7 @@ from pathlib import Path
 
 import yaml
 
+from .charsql import split_chars_sql
 from .config import PROJECT_ROOT, Layout, LayoutFile, Project
 from .mapping import MappingSet, ResolvedItem, ResolvedTable
 from .textcodec import _FULL_TO_HALF
@@ -70,6 +71,13 @@ def kana_macro() -> str:
             "{% macro zenkaku_kana(expr) -%}\n"
             f"case when {guard} then translate({expr}, {q(src)}, {q(dst)}) else {{{{ expr }}}} end\n"
             "{%- endmacro %}\n")
+
+
+def split_chars_macro() -> str:
+    """DuckDB's split_chars(expr), from the one Python spelling the GX suites use too."""
+    return (HEADER.replace("--", "{#") + " #}\n"
+            "{% macro default__split_chars(expr) -%}\n"
+            + split_chars_sql("{{ expr }}") + "\n{%- endmacro %}\n")
 
 
 # --------------------------------------------------------------------------- staging
@@ -511,6 +519,7 @@ def render_all(project: Project, mappings: MappingSet) -> dict[Path, str]:
     files: dict[Path, str] = {}
     decisions = _gaiji_decisions(project.root)
     files[GEN_MACROS / "kana.sql"] = kana_macro()
+    files[GEN_MACROS / "charsql.sql"] = split_chars_macro()
     files[GEN_MODELS / "sources.yml"] = yaml.safe_dump(sources_yml(project), allow_unicode=True, sort_keys=False)
     staging_models = []
     for s in project.city.systems:

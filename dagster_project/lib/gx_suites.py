@@ -22,6 +22,8 @@ import os
 import uuid
 from pathlib import Path
 
+import sqlalchemy as sa
+
 from .charsql import split_chars_sql
 from .duck import attach_sql, encryption_key
 from .config import PROJECT_ROOT
@@ -119,10 +121,9 @@ def validate(db: Path, tables: list[ResolvedTable], docs_dir: Path | None = None
         ctx.variables.progress_bars = {"globally": False, "metric_calculations": False}
     except Exception:  # pragma: no cover - cosmetic
         pass
+    _attach = None
     if encryption_key():
         # an encrypted warehouse is attached, with its key, to each new in-memory connection
-        import sqlalchemy as sa
-
         stmts = attach_sql(db, read_only=True)
 
         def _attach(dbapi_con, _record):
@@ -159,6 +160,8 @@ def validate(db: Path, tables: list[ResolvedTable], docs_dir: Path | None = None
         engine = ds.get_execution_engine()
         engine.close()
         engine.engine.dispose()
+        if _attach is not None:
+            sa.event.remove(sa.pool.Pool, "connect", _attach)
     out = {}
     for vr in result.run_results.values():
         suite_name = vr.suite_name

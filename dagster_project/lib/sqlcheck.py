@@ -33,9 +33,11 @@ def spark_functions(path: Path = SPARK_FUNCTIONS) -> set[str]:
     return {line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()}
 
 
-def dispatched_functions(path: Path = PORTABLE) -> set[str]:
-    """Function names that appear in the DuckDB (``default__``) branch of a dispatched macro."""
-    text = path.read_text(encoding="utf-8")
+def dispatched_functions(paths: list[Path] | None = None) -> set[str]:
+    """Function names that appear in the DuckDB (``default__``) branch of a dispatched macro
+    (hand-written in ``portable.sql`` or generated, as ``split_chars`` is)."""
+    paths = paths or [PORTABLE, *sorted((PORTABLE.parent / "generated").glob("*.sql"))]
+    text = "\n".join(p.read_text(encoding="utf-8") for p in paths)
     names: set[str] = set()
     for body in re.findall(r"macro default__\w+\(.*?\)\s*-?%\}(.*?)\{%-?\s*endmacro", text, flags=re.S):
         names |= {m.lower() for m in re.findall(r"([A-Za-z_][A-Za-z0-9_]*)\s*\(", body)}

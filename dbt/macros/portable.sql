@@ -48,11 +48,7 @@ concat('U+', upper(hex(ascii({{ ch }}))))
 
 {# the characters of a string, an IVS selector kept with its base character #}
 {% macro split_chars(expr) -%}{{ return(adapter.dispatch('split_chars', 'kikan')(expr)) }}{%- endmacro %}
-{% macro default__split_chars(expr) -%}
-case when regexp_matches({{ expr }}, '[\x{E0100}-\x{E01EF}]')
-     then regexp_extract_all({{ expr }}, '[^\x{E0100}-\x{E01EF}][\x{E0100}-\x{E01EF}]?')
-     else string_split({{ expr }}, '') end
-{%- endmacro %}
+{# default__split_chars is generated from lib/charsql.py (dbt/macros/generated/charsql.sql) #}
 {% macro spark__split_chars(expr) -%}
 filter(regexp_extract_all({{ expr }}, '([^\\x{E0100}-\\x{E01EF}][\\x{E0100}-\\x{E01EF}]?)', 1), c -> c <> '')
 {%- endmacro %}

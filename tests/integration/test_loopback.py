@@ -15,24 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from dagster_project.bench import process_tree
+
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _tree(pid: int) -> set[int]:
-    parents = {}
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                stat = Path(f"/proc/{d}/stat").read_bytes()
-            except OSError:
-                continue
-            parents[int(d)] = int(stat[stat.rindex(b")") + 2:].split()[1])
-    out, todo = set(), [pid]
-    while todo:
-        p = todo.pop()
-        out.add(p)
-        todo += [c for c, pp in parents.items() if pp == p and c not in out]
-    return out
 
 
 def _listening(pids: set[int]) -> list[tuple[str, int]]:
@@ -87,7 +72,7 @@ def test_dagster_ui_and_its_servers_listen_on_loopback_only(tmp_path):
                 time.sleep(1)
         assert up, "the UI never answered on 127.0.0.1"
         time.sleep(3)   # the daemon and the code server are up by now
-        sockets = _listening(_tree(proc.pid))
+        sockets = _listening(set(process_tree(proc.pid)))
         assert (("127.0.0.1", port) in sockets), sockets
         exposed = [s for s in sockets if s[0] not in ("127.0.0.1", "::1")]
         assert exposed == [], f"listening beyond loopback: {exposed}"

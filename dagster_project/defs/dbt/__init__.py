@@ -24,11 +24,9 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
-from ...lib.dbt_project import dbt_executable, prepare
+from ...lib.dbt_project import LAYER_PREFIXES, dbt_executable, prepare
 from ...lib.extract_assets import WarehouseResource
 
-LAYERS = {"stg_": "staging", "int_": "intermediate", "std_": "standard", "gaps_": "gaps", "conf_": "conformance",
-          "recon_": "readiness"}
 
 
 class KikanTranslator(DagsterDbtTranslator):
@@ -39,7 +37,7 @@ class KikanTranslator(DagsterDbtTranslator):
             return dg.AssetKey([dbt_resource_props["source_name"], name])
         if rtype == "seed":
             return dg.AssetKey(["reference", name])
-        layer = next((v for k, v in LAYERS.items() if name.startswith(k)), "dbt")
+        layer = next((v for k, v in LAYER_PREFIXES.items() if name.startswith(k)), "dbt")
         return dg.AssetKey([layer, name])
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
