@@ -23,7 +23,7 @@ from .mapping import cached_mappings
 
 # model name prefix -> layer (the first part of its asset key)
 LAYER_PREFIXES = {"stg_": "staging", "int_": "intermediate", "std_": "standard", "gaps_": "gaps",
-                  "conf_": "conformance", "recon_": "readiness"}
+                  "conf_": "conformance", "recon_": "readiness", "fnd_": "findings", "findings": "findings"}
 
 
 def dbt_executable() -> str:

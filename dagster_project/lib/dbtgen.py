@@ -162,7 +162,7 @@ def _date_parts(col: str, style: str, layout: Layout) -> tuple[list[str], list[s
 
 def staging_sql(system: str, layout: Layout, lf: LayoutFile, decisions: list[tuple[str, str]]) -> str:
     trimmed, normalized, groups, parts, cands = [], [], [], [], []
-    final = ["_record_no", "_byte_offset"]
+    final = ["_record_no", "_byte_offset", "_overlong"]
     for f in lf.fields:
         c = f.name
         trimmed.append("{{ kikan.trim_blanks('" + c + "') }} as " + c)
@@ -204,7 +204,7 @@ def staging_sql(system: str, layout: Layout, lf: LayoutFile, decisions: list[tup
             final.append(c)
 
     def cte(name, cols, src, star=False):
-        lead = "*" if star else "_record_no,\n        _byte_offset"
+        lead = "*" if star else "_record_no,\n        _byte_offset,\n        _overlong"
         body = "".join(",\n        " + x for x in cols) if cols else ""
         return f"{name} as (\n    select\n        {lead}{body}\n    from {src}\n)"
 
@@ -297,6 +297,7 @@ def int_sql(t: ResolvedTable) -> str:
         + "final as (\n    select\n        " + ",\n        ".join(finals) + ",\n"
         + f"        {q(t.system)} as _src_system,\n"
         + "        _record_no as _src_record_no,\n"
+        + f"        cast({t.sample_key} as string) as _key,\n"
         + f"        cast({t.sample_key} as string) || '（' || cast(_record_no as string) || '行目）' as _sample\n"
         + "    from flagged\n)\nselect * from final\n"
     )
@@ -377,6 +378,8 @@ SPEC_COLS = ["gap_id", "gap_kind", "business_id", "table_id", "item_id", "item_n
 
 
 def spec_sql(system: str, layout: Layout, tables: list[ResolvedTable]) -> str:
+    from .findgen import code_counts_sql
+
     static, code_rows, legacy_rows = [], [], []
     for t in tables:
         types = {f.name: f for f in t.source.fields}
@@ -420,24 +423,11 @@ def spec_sql(system: str, layout: Layout, tables: list[ResolvedTable]) -> str:
                 continue
             legacy_rows.append((lf.table, f.name, f.label, f.type))
     parts = [_values(static, SPEC_COLS)]
-    # unmapped vendor codes, with their counts in the data
-    data_codes = []
-    for t in tables:
-        for ri in t.items:
-            if ri.codemap is not None and ri.expr:
-                c = ri.item.column_name
-                data_codes.append(
-                    f"select {q(t.std.ref)} as std_ref, {q(ri.item.item_id)} as item_id, {c}__legacy as legacy_value, "
-                    f"count(*) as record_count, " + "{{ kikan.sample_list('_sample') }} as samples"
-                    f" from {{{{ ref('{int_name(t)}') }}}} where {c}__flag = 'unmapped_code' group by {c}__legacy")
     codes_static = _values(code_rows, SPEC_COLS)
     sql = HEADER + f"-- spec gaps of {system}: per standard item, per unmapped code value, per legacy-only field\n"
     sql += "with static_gaps as (\n    " + parts[0] + "\n),\n"
     sql += "vendor_codes as (\n    " + codes_static + "\n),\n"
-    sql += "code_counts as (\n    " + ("\n    union all\n    ".join(data_codes) if data_codes else
-                                        "select cast(null as string) as std_ref, cast(null as string) as item_id, "
-                                        "cast(null as string) as legacy_value, cast(0 as bigint) as record_count, "
-                                        "cast(null as string) as samples where 1 = 0") + "\n),\n"
+    sql += "code_counts as (\n    " + code_counts_sql(system) + "\n),\n"
     # unexpected codes (in the data but not even in the vendor's list) become gaps too
     sql += ("code_gaps as (\n    select\n        coalesce(v.gap_id, "
             f"{q(system + ':')} || c.std_ref || '.' || c.item_id || ':code_unmapped:' || c.legacy_value) as gap_id,\n"
@@ -475,27 +465,6 @@ def spec_sql(system: str, layout: Layout, tables: list[ResolvedTable]) -> str:
     return sql
 
 
-def data_sql(system: str, tables: list[ResolvedTable]) -> str:
-    parts = []
-    for t in tables:
-        for ri in t.items:
-            if ri.expr is None:
-                continue
-            it = ri.item
-            c = it.column_name
-            parts.append(
-                f"select {q(system + ':' + t.std.ref + '.' + it.item_id + ':')} || {c}__flag as gap_id, "
-                f"{c}__flag as gap_kind, {q(it.business_id)} as business_id, {q(it.table_id)} as table_id, "
-                f"{q(it.item_id)} as item_id, {q(it.item_name)} as item_name, count(*) as record_count, "
-                + "{{ kikan.sample_list('_sample') }} as samples"
-                + f" from {{{{ ref('{int_name(t)}') }}}} where {c}__flag is not null group by {c}__flag")
-    body = "\n    union all\n    ".join(parts) if parts else (
-        "select cast(null as string) as gap_id where 1 = 0")
-    return (HEADER + f"-- data gaps of {system}: per standard item and kind, with counts and sample internal keys\n"
-            + "with gaps as (\n    " + body + "\n)\n"
-            + f"select {q(system)} as system, * from gaps\n")
-
-
 # --------------------------------------------------------------------------- writing
 
 def sources_yml(project: Project) -> dict:
@@ -521,6 +490,8 @@ def render_all(project: Project, mappings: MappingSet) -> dict[Path, str]:
     files[GEN_MACROS / "kana.sql"] = kana_macro()
     files[GEN_MACROS / "charsql.sql"] = split_chars_macro()
     files[GEN_MODELS / "sources.yml"] = yaml.safe_dump(sources_yml(project), allow_unicode=True, sort_keys=False)
+    from .findgen import data_gaps_sql
+
     staging_models = []
     for s in project.city.systems:
         layout = project.layouts[s.id]
@@ -544,7 +515,7 @@ def render_all(project: Project, mappings: MappingSet) -> dict[Path, str]:
         ts = mappings.for_system(s.id)
         files[GEN_MODELS / "gaps" / s.id / f"gaps_{s.id}__items.sql"] = items_sql(s.id, ts)
         files[GEN_MODELS / "gaps" / s.id / f"gaps_{s.id}__spec.sql"] = spec_sql(s.id, project.layouts[s.id], ts)
-        files[GEN_MODELS / "gaps" / s.id / f"gaps_{s.id}__data.sql"] = data_sql(s.id, ts)
+        files[GEN_MODELS / "gaps" / s.id / f"gaps_{s.id}__data.sql"] = data_gaps_sql(s.id)
         for kind in ("items", "spec", "data"):
             m = {"name": f"gaps_{s.id}__{kind}", "config": {"meta": {"system": s.id}, "tags": [s.id, "gaps"]}}
             if kind != "items":
@@ -562,6 +533,12 @@ def render_all(project: Project, mappings: MappingSet) -> dict[Path, str]:
     files.update(conf_files)
     files[GEN_MODELS / "conformance" / "_conformance.yml"] = yaml.safe_dump(
         {"version": 2, "models": conf_models}, allow_unicode=True, sort_keys=False)
+    from .findgen import render_findings
+
+    fnd_files, fnd_models = render_findings(project, mappings)
+    files.update(fnd_files)
+    files[GEN_MODELS / "findings" / "_findings.yml"] = yaml.safe_dump(
+        {"version": 2, "models": fnd_models}, allow_unicode=True, sort_keys=False)
     from .recongen import render_recon
 
     recon_files, recon_models = render_recon(project, mappings)

@@ -253,15 +253,34 @@ def load_system_mapping(system: str, layout: Layout, catalog: Catalog, root: Pat
             elif it.data_type == "code" and im.expr:
                 raise ConfigError(f"{wh}: a code item needs a codemap (vendor code -> standard code)")
             items.append(ResolvedItem(it, im.expr, cm, im.codemap, im.status, im.note, lin))
+        _check_key(where0, std, lf, items)
         out.append(ResolvedTable(system, std, lf, tm.sample_key, tm.where, items,
                                  dict(tm.four_info) if tm.four_info else None))
     return out
+
+
+def _check_key(where: str, std: StdTable, lf: LayoutFile, items: list[ResolvedItem]) -> None:
+    """The standard key must identify a legacy record: every field of the layout's ``key`` has to
+    feed a key item. A per-year legacy file (key 法人番号 + 事業年度) mapped onto a table keyed on
+    法人番号 alone made every corporation filed in two years a false duplicate, and hid the real
+    one; this stops such a mapping when the project loads, naming the file and the table."""
+    key_items = [ri for ri in items if ri.item.is_key]
+    covered = set().union(*(set(ri.lineage) for ri in key_items)) if key_items else set()
+    missing = [k for k in lf.key if k not in covered]
+    if missing:
+        labels = "、".join(f"{lf.field(k).label}（{k}）" for k in missing)
+        std_key = ", ".join(ri.item.column_name for ri in key_items) or "(none)"
+        raise ConfigError(
+            f"{where}: the standard key ({std_key}) does not identify a record of {lf.file}, whose key is "
+            f"({', '.join(lf.key)}): {labels} feed(s) no key item. Mark the standard item that holds it as a key "
+            f"(is_key in seeds/std_items.csv) or map it into a key item")
 
 
 @dataclass
 class MappingSet:
     catalog: Catalog
     tables: list[ResolvedTable]
+    references: object = None       # references.ReferencesFile (mappings/references.yaml)
 
     def for_system(self, system: str) -> list[ResolvedTable]:
         return [t for t in self.tables if t.system == system]
@@ -280,7 +299,9 @@ def load_mappings(project, seeds: Path = SEEDS) -> MappingSet:
     missing = sorted(set(catalog.tables) - set(seen))
     if missing:
         raise ConfigError(f"standard tables no system maps: {missing}")
-    return MappingSet(catalog, tables)
+    from .references import load_references
+
+    return MappingSet(catalog, tables, load_references(project.root, catalog))
 
 
 @lru_cache(maxsize=2)

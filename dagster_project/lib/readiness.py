@@ -282,8 +282,8 @@ def _findings(ctx: Ctx, cfg: CriterionConfig):
 
 
 def check_kind_labels() -> dict[str, str]:
-    with (PROJECT_ROOT / "seeds" / "check_kinds.csv").open(encoding="utf-8") as fh:
-        return {r["kind"]: r["label_ja"] for r in csv.DictReader(fh)}
+    with (PROJECT_ROOT / "seeds" / "finding_rules.csv").open(encoding="utf-8") as fh:
+        return {r["rule_id"]: r["label_ja"] for r in csv.DictReader(fh)}
 
 
 ev_key_violations = _findings
