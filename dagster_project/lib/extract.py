@@ -5,7 +5,9 @@ of the file ends in exactly one place: a raw row (with file, record number and b
 or a quarantine row with a reason and the record's bytes in hex. Problems that concern the
 whole file (missing, UTF-8 where CP932 is declared, a header that is not the layout's) stop
 the system's extraction with an :class:`ExtractError` naming the file and line, because
-quarantining every row of a wrong file would only bury the real cause.
+quarantining every row of a wrong file would only bury the real cause. A CSV value longer than
+its declared ``length`` (CP932 bytes) is neither changed nor quarantined: the row's ``_overlong``
+names the fields, for the findings downstream.
 
 The hot path is vectorised: a file is split once, each fixed-width column is cut out of a
 numpy byte matrix and decoded in one codec call, and only the rare records that are broken
@@ -133,7 +135,62 @@ def _pandera_schema(lf: LayoutFile) -> pa.DataFrameSchema:
         cols[f.name] = pa.Column(str, checks=checks, nullable=False)
     cols["_record_no"] = pa.Column(pl.Int64, unique=True)
     cols["_byte_offset"] = pa.Column(pl.Int64)
+    cols["_overlong"] = pa.Column(str, nullable=True)
     return pa.DataFrameSchema(cols, strict=True, name=lf.table)
+
+
+def raw_schema(lf: LayoutFile) -> dict[str, pl.DataType]:
+    """The columns of a raw table: the layout's fields as text, then the bookkeeping columns."""
+    return {**{f.name: pl.Utf8 for f in lf.fields}, "_record_no": pl.Int64, "_byte_offset": pl.Int64,
+            "_overlong": pl.Utf8}
+
+
+# --------------------------------------------------------------------------- declared lengths
+
+# The characters Python's cp932 codec makes of ONE byte: ASCII, half-width katakana (0xA1–0xDF →
+# U+FF61–U+FF9F), and 0x80 / 0xA0 / 0xFD–0xFF (→ U+0080, U+F8F0–U+F8F3; those records are
+# quarantined as undecodable before lengths are measured, listed only so the rule is exact). Every
+# other character it yields, the 外字 area U+E000–U+E757 included, came from two bytes.
+_CP932_SINGLE_BYTE = r"[\x00-\x7F\x{0080}\x{FF61}-\x{FF9F}\x{F8F0}-\x{F8F3}]"
+
+
+def cp932_len(expr: pl.Expr) -> pl.Expr:
+    """Bytes a decoded CP932 value had in the file: two per character, less one per single-byte one.
+
+    Exact for text decoded from CP932 (before vendor 外字 are substituted with their ``ucs``)."""
+    return expr.str.len_chars().cast(pl.Int64) * 2 - expr.str.count_matches(_CP932_SINGLE_BYTE).cast(pl.Int64)
+
+
+def _overlong(frame: pl.DataFrame, lf: LayoutFile) -> pl.Series:
+    """Per raw row of a CSV file: the fields (layout names, in layout order, comma-separated) whose
+    value is longer in CP932 bytes than the layout's ``length``, else null; null throughout for a
+    fixed-width file, whose fields have their length by construction.
+
+    A value is measured as split from the line: without CSV quotes (``""`` counted as one ``"``),
+    with any blanks around it (a blank stored in the field occupies its bytes, as in a fixed-width
+    field), before 外字 substitution. The frame must be the decoded text, nothing substituted.
+
+    Vectorised, and cheap where nothing can be too long: the UTF-8 bytes and twice the characters
+    of a value are both upper bounds of its CP932 bytes, so the exact count (a regex pass) runs only
+    for the fields, and where few, only on the rows, where both bounds exceed the length.
+    """
+    out = pl.repeat(None, frame.height, dtype=pl.Utf8, eager=True).alias("_overlong")
+    if lf.format != "csv" or frame.height == 0:
+        return out
+    maybe = frame.select(
+        ((pl.col(f.name).str.len_bytes() > f.length) & (pl.col(f.name).str.len_chars() * 2 > f.length))
+        for f in lf.fields)
+    fields = [f for f in lf.fields if maybe[f.name].any()]
+    if not fields:
+        return out
+    rows = maybe.select(pl.any_horizontal(f.name for f in fields)).to_series().arg_true()
+    flagged = pl.concat_str(
+        [pl.when(cp932_len(pl.col(f.name)) > f.length).then(pl.lit(f.name)) for f in fields],
+        separator=",", ignore_nulls=True)
+    flagged = pl.when(flagged != "").then(flagged).alias("_overlong")
+    if rows.len() * 2 > frame.height:        # most rows: measure in place rather than gather them
+        return frame.select(flagged).to_series()
+    return out.scatter(rows, frame.select(f.name for f in fields)[rows].select(flagged).to_series())
 
 
 def _split_lines(data: bytes) -> tuple[list[bytes], np.ndarray, dict[str, int]]:
@@ -326,8 +383,7 @@ def refused_extract(path: Path, layout: Layout, lf: LayoutFile, reason: str) -> 
     and only that system's (DESIGN principle 3).
     """
     data = path.read_bytes() if path.exists() else b""
-    frame = pl.DataFrame(schema={**{f.name: pl.Utf8 for f in lf.fields}, "_record_no": pl.Int64,
-                                 "_byte_offset": pl.Int64})
+    frame = pl.DataFrame(schema=raw_schema(lf))
     return FileExtract(
         system=layout.system, table=lf.table, file_name=lf.file, frame=frame,
         quarantine=_Quarantine(layout.system, lf.table, lf.file).frame(),
@@ -428,6 +484,9 @@ def extract_file(
         pl.Series("_record_no", record_nos[idx] if len(idx) else [], dtype=pl.Int64),
         pl.Series("_byte_offset", offsets[idx] if len(idx) else [], dtype=pl.Int64),
     )
+    # Values longer than the layout declares (CSV only): measured before 外字 are substituted, kept
+    # as they are, the row not quarantined; a finding for later, named by field, never by value.
+    frame = frame.with_columns(_overlong(frame, lf))
 
     # Vendor 外字: count every one, substitute those the vendor identified, keep the rest as PUA.
     by_pua = {e.pua: e for e in gaiji}

@@ -222,3 +222,165 @@ def test_count_records_rules():
     assert count_records(b"a\r\nb", False) == 2
     assert count_records(b"a\nb\n\x1a", False) == 2
     assert count_records(b"h\r\n", True) == 0
+
+
+# --- declared lengths (CSV): `_overlong` names the fields longer than the layout's CP932 bytes --
+
+def test_raw_frames_share_the_bookkeeping_columns(tmp_path, shogai, inkan, project):
+    from dagster_project.lib.extract import refused_extract
+
+    fixed = run(tmp_path, techo(1) + b"\r\n", *shogai)
+    assert fixed.frame.columns[-3:] == ["_record_no", "_byte_offset", "_overlong"]
+    assert fixed.frame["_overlong"].to_list() == [None]          # fixed width: length by construction
+    lay, lf, _ = inkan
+    csv = run(tmp_path, csv_bytes(HEADER, "00000001,0001234567,4300401,0000000,1"), *inkan)
+    assert csv.frame.columns == [f.name for f in lf.fields] + ["_record_no", "_byte_offset", "_overlong"]
+    assert csv.frame["_overlong"].to_list() == [None]
+    refused = refused_extract(tmp_path / "nope.csv", lay, lf, "file not found")
+    assert refused.frame.columns == csv.frame.columns and refused.frame.schema == csv.frame.schema
+
+
+def test_cp932_len_is_the_codec_length_of_every_character():
+    """Every character Python's cp932 decodes (1,2-byte sequences, 外字 area included) is measured
+    as the bytes it came from."""
+    import polars as pl
+
+    from dagster_project.lib.extract import cp932_len
+
+    chars = {}
+    for b in range(0x100):
+        try:
+            chars.setdefault(bytes([b]).decode("cp932"), 1)
+        except UnicodeDecodeError:
+            pass
+    for lead in [*range(0x81, 0xA0), *range(0xE0, 0xFD)]:
+        for trail in range(0x40, 0xFD):
+            try:
+                c = bytes([lead, trail]).decode("cp932")
+            except UnicodeDecodeError:
+                continue
+            if len(c) == 1:
+                chars.setdefault(c, 2)
+    assert len(chars) > 9000 and chars["\ue000"] == chars["\ue757"] == 2 and chars["ｱ"] == 1
+    got = pl.DataFrame({"v": list(chars)}).select(cp932_len(pl.col("v"))).to_series().to_list()
+    assert dict(zip(chars, got)) == chars
+    joined = "".join(chars)
+    assert pl.select(cp932_len(pl.lit(joined))).item() == len(joined.encode("cp932")) == sum(chars.values())
+
+
+KOJIN_HEADER = ("宛名番号,履歴番号,世帯番号,氏名,氏名カナ,旧氏,生年月日（和暦）,生年月日（西暦）,性別,続柄,"
+                "住民となった年月日,住所コード,郵便番号,住所,方書,住定日,届出日,異動事由,異動日,住民状態,"
+                "住民種別,本籍,筆頭者,個人番号,住民票コード,転入前住所,広報配布区分")
+GAIJI_KNOWN = bytes.fromhex("F040")      # jumin's vendor table: 𠮷 (substituted in raw)
+GAIJI_PUA = bytes.fromhex("F041")        # jumin's vendor table: no ucs (kept as U+E001)
+
+
+@pytest.fixture
+def kojin(project):
+    lay = project.layouts["jumin"]
+    lf = lay.file("kojin")
+    assert ",".join(f.label for f in lf.fields) == KOJIN_HEADER
+    return lay, lf, project.gaiji["jumin"]
+
+
+def kojin_fields(**over: bytes) -> list[bytes]:
+    """One 住民記録 record as CP932 field bytes, every value within its declared length."""
+    j = lambda s: s.encode("cp932")  # noqa: E731
+    rec = {
+        "atena_no": b"0001234567", "rireki_no": b"001", "setai_no": b"0000123456",
+        "shimei": j("山田　太郎"), "shimei_kana": j("ﾔﾏﾀﾞ ﾀﾛｳ"), "kyuuji": b"", "birth_wareki": b"3580812",
+        "birth_seireki": b"19830812", "sex": b"1", "zokugara": b"01", "jumin_date": b"3580812",
+        "jusho_cd": b"27100000001", "yubin": b"530-0001", "jusho": j("大阪府大阪市北区梅田１丁目１番１号"),
+        "katagaki": b"", "jutei_date": b"3580812", "todoke_date": b"3580812", "ido_jiyu": b"02",
+        "ido_date": b"3580812", "jumin_jotai": b"0", "jumin_shubetsu": b"1", "honseki": j("大阪府大阪市北区"),
+        "hittosha": j("山田　一郎"), "kojin_bango": b"123456789018", "juminhyo_cd": b"12345678901",
+        "zen_jusho": b"", "koho_kubun": b"0",
+    }
+    assert set(over) <= set(rec)
+    rec.update(over)
+    return list(rec.values())
+
+
+def _quote(b: bytes) -> bytes:
+    return b'"' + b.replace(b'"', b'""') + b'"'
+
+
+# (what is planted, the record's fields, how the line is written, the expected `_overlong`)
+#   plain:  split by polars;  quoted: every field quoted, split by polars;
+#   partly: some fields quoted, or a doubled quote: the per-row csv-module path.
+_FW = "山".encode("cp932")                    # a full-width character: 2 bytes
+_HK = "ｱ".encode("cp932")                     # a half-width katakana: 1 byte
+OVERLONG_ROWS = [
+    ("clean", kojin_fields(), None),
+    ("宛名番号 11 digits of 10", kojin_fields(atena_no=b"00012345678"), "atena_no"),
+    ("宛名番号 exactly 10", kojin_fields(atena_no=b"9999999999"), None),
+    ("氏名 31 full-width of 60 bytes", kojin_fields(shimei=_FW * 31), "shimei"),
+    ("氏名 30 full-width: at the limit", kojin_fields(shimei=_FW * 30), None),
+    ("氏名カナ 60 half-width kana: at the limit", kojin_fields(shimei_kana=_HK * 60), None),
+    ("氏名カナ 61 half-width kana", kojin_fields(shimei_kana=_HK * 61), "shimei_kana"),
+    ("氏名カナ 59 half-width kana + 1 full-width", kojin_fields(shimei_kana=_HK * 59 + _FW), "shimei_kana"),
+    ("氏名 vendor 外字 (substituted) + 29: at the limit", kojin_fields(shimei=GAIJI_KNOWN + _FW * 29), None),
+    ("氏名 PUA 外字 + 29: at the limit", kojin_fields(shimei=GAIJI_PUA + _FW * 29), None),
+    ("氏名 PUA 外字 + 30", kojin_fields(shimei=GAIJI_PUA + _FW * 30), "shimei"),
+    ("旧氏 PUA 外字 ×11 of 20 bytes", kojin_fields(kyuuji=GAIJI_PUA * 11), "kyuuji"),
+    ("three fields, named in layout order",
+     kojin_fields(kojin_bango=b"1234567890123", jusho=_FW * 61, atena_no=b"00012345678"),
+     "atena_no,jusho,kojin_bango"),
+    ("郵便番号 with a trailing blank: blanks count", kojin_fields(yubin=b"530-0001 "), "yubin"),
+    ("方書 59 + a doubled quote: 60 once unquoted", kojin_fields(katagaki=b"A" * 59 + b'"'), None),
+    ("方書 60 + a doubled quote: 61 once unquoted", kojin_fields(katagaki=b"A" * 60 + b'"'), "katagaki"),
+    ("転入前住所 with a comma, 121 bytes of 120", kojin_fields(zen_jusho=_FW * 60 + b","), "zen_jusho"),
+    ("転入前住所 with a comma, 120 bytes", kojin_fields(zen_jusho=_FW * 59 + b",A"), None),
+]
+
+
+def _line(fields: list[bytes], how: str) -> bytes:
+    if how == "plain" and not any(b'"' in f or b"," in f for f in fields):
+        return b",".join(fields)
+    if how == "quoted" and not any(b'"' in f for f in fields):
+        return b",".join(_quote(f) for f in fields)
+    # partly quoted: only the fields that need it (the shape a spreadsheet writes)
+    return b",".join(_quote(f) if (b'"' in f or b"," in f or i == 3) else f for i, f in enumerate(fields))
+
+
+@pytest.mark.parametrize("clean_rows", [0, 40])     # most rows measured in place / few rows gathered
+@pytest.mark.parametrize("how", ["plain", "quoted", "partly"])
+def test_overlong_fields_are_named_per_row(tmp_path, kojin, how, clean_rows):
+    lay, lf, gaiji = kojin
+    lines = [_line(f, how) for _, f, _ in OVERLONG_ROWS] + [_line(kojin_fields(), how)] * clean_rows
+    data = KOJIN_HEADER.encode("cp932") + b"\r\n" + b"".join(x + b"\r\n" for x in lines)
+    r = run(tmp_path, data, lay, lf, gaiji)
+    assert r.quarantine.height == 0, r.quarantine                  # a finding, never a refusal
+    want = [w for _, _, w in OVERLONG_ROWS] + [None] * clean_rows
+    got = r.frame["_overlong"].to_list()
+    assert dict(zip([p for p, _, _ in OVERLONG_ROWS], got)) == dict(zip([p for p, _, _ in OVERLONG_ROWS], want))
+    assert got == want
+    # values are never changed: every field is the text of the file (vendor 外字 substituted)
+    pua, known = GAIJI_PUA.decode("cp932"), GAIJI_KNOWN.decode("cp932")
+    for (_, fields, _), row in zip(OVERLONG_ROWS, r.frame.iter_rows(named=True)):
+        for f, b in zip(lf.fields, fields):
+            assert row[f.name] == b.decode("cp932").replace(known, "𠮷"), (f.name, how)
+    assert pua in r.frame["kyuuji"].to_list()[11]
+
+
+def test_which_rows_take_the_per_row_path(kojin):
+    """The slow (csv module) path is taken by lines neither plain nor quoted on every field;
+    外字 lines are plain text to polars."""
+    from dagster_project.lib import extract
+
+    lay, lf, _ = kojin
+    seen = []
+    orig = extract._parse_csv_line
+
+    def spy(line, n):
+        seen.append(line)
+        return orig(line, n)
+    texts = [_line(kojin_fields(shimei=GAIJI_PUA + _FW), "plain").decode("cp932"),
+             _line(kojin_fields(), "quoted").decode("cp932"),
+             _line(kojin_fields(katagaki=b'A"'), "partly").decode("cp932")]
+    extract._parse_csv_line = spy
+    try:
+        frame, problems = extract._csv_columns(texts, lf, set())
+    finally:
+        extract._parse_csv_line = orig
+    assert problems == [] and frame.height == 3 and seen == [texts[2]]
