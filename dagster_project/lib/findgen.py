@@ -9,7 +9,8 @@ quarantined record as a reason of its own), characters outside 行政事務標�
 records, and doubtful My Number links. ``findings.findings`` is their union.
 
 Each row names the record by system, legacy table and file, physical record number and the
-table's internal key (宛名番号 or the table's own key; never names or 個人番号). Rule labels and
+table's internal key (宛名番号 or the table's own key; never names or 個人番号); ``occurrences`` is how often a character occurs in
+the value (charset), 1 for every other rule. Rule labels and
 severities are the seed ``finding_rules`` joined in SQL. The counts the gates and reports read
 (``gaps_<system>__data``, ``conf_<system>__findings``, ``conf_<system>__chars`` and the code
 counts of ``gaps_<system>__spec``) are aggregates of this table, so a count and its list can
@@ -194,10 +195,10 @@ def ledger_sql(project, mappings: MappingSet, system: str) -> str:
     return (HEADER + f"-- findings ledger of {system}: one row per affected record and rule, nothing capped\n"
             + "with hits as (\n    " + hits + "\n),\n"
             + "chars as (\n    select source_table, source_file, record_no, std_ref, item_id, item_name, internal_key,\n"
-            + "        'charset' as rule_id, cast(null as string) as gap_id, ch as detail\n"
+            + "        'charset' as rule_id, cast(null as string) as gap_id, ch as detail, occurrences\n"
             + f"    from {{{{ ref('fnd_{system}__chars') }}}}\n),\n"
             + "rules as (\n    select rule_id, severity, label_ja from {{ ref('finding_rules') }}\n),\n"
-            + "all_hits as (\n    select * from hits\n    union all\n    select * from chars\n),\n"
+            + "all_hits as (\n    select *, cast(1 as bigint) as occurrences from hits\n    union all\n    select * from chars\n),\n"
             + "final as (\n    select\n"
             + f"        concat_ws('|', {q(system)}, h.rule_id, coalesce(h.std_ref, ''), coalesce(h.item_id, ''),\n"
             + "            h.source_table, cast(h.record_no as string), coalesce(h.detail, '')) as finding_id,\n"
@@ -206,7 +207,8 @@ def ledger_sql(project, mappings: MappingSet, system: str) -> str:
             + "        h.internal_key, h.rule_id,\n"
             + f"        coalesce(h.gap_id, {q(system + ':')} || coalesce(h.std_ref || '.' || h.item_id, h.source_table) "
             + "|| ':' || h.rule_id) as gap_id,\n"
-            + "        r.severity, r.label_ja as reason, h.detail\n"
+            + "        r.severity, r.label_ja as reason, h.detail,\n"
+            + "        h.occurrences\n"
             + "    from all_hits h\n    left join rules r on r.rule_id = h.rule_id\n)\n"
             + "select * from final\n")
 
@@ -245,10 +247,10 @@ def chars_ledger_sql(system: str, tables: list[ResolvedTable]) -> str:
             + "with vals as (\n    " + body + "\n),\n"
             + "distinct_vals as (\n    select distinct v from vals\n),\n"
             + "split as (\n    select v, unnest({{ kikan.split_chars('v') }}) as ch from distinct_vals\n),\n"
-            + "outside as (\n    select distinct v, ch from split s\n    where not exists (\n"
-            + "        select 1 from {{ source('reference', 'std_charset') }} c where c.ch = s.ch)\n),\n"
+            + "outside as (\n    select v, ch, count(*) as occurrences from split s\n    where not exists (\n"
+            + "        select 1 from {{ source('reference', 'std_charset') }} c where c.ch = s.ch)\n    group by v, ch\n),\n"
             + "final as (\n    select vals.source_table, vals.source_file, vals.record_no, vals.std_ref, vals.item_id,\n"
-            + "        vals.item_name, vals.internal_key, o.ch\n"
+            + "        vals.item_name, vals.internal_key, o.ch, o.occurrences\n"
             + "    from vals\n    inner join outside o on o.v = vals.v\n)\nselect * from final\n")
 
 
@@ -297,7 +299,7 @@ def conf_chars_sql(system: str) -> str:
             + "final as (\n    select\n"
             + f"        {q(system)} as system, std_ref, item_id, min(item_name) as item_name, detail as ch,\n"
             + "        {{ kikan.codepoints('detail') }} as codepoints,\n"
-            + "        count(*) as occurrences, count(distinct record_no) as records,\n"
+            + "        sum(occurrences) as occurrences, count(distinct record_no) as records,\n"
             + "        {{ kikan.sample_list(\"coalesce(internal_key, '') || '（' || cast(record_no as string) || '行目）'\") }}"
             + " as samples\n"
             + "    from ledger\n    group by std_ref, item_id, detail\n)\nselect * from final\n")

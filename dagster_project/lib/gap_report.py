@@ -39,6 +39,7 @@ class ReportData:
     items: list[dict]
     spec: list[dict]
     data: list[dict]
+    findings: list[dict]
 
     @property
     def gap_ids(self) -> list[str]:
@@ -55,9 +56,11 @@ def read_gaps(db: Path, system: str) -> ReportData:
         items = rows(f'select * from gaps."gaps_{system}__items" order by item_id')
         spec = rows(f'select * from gaps."gaps_{system}__spec" order by gap_kind, gap_id')
         data = rows(f'select * from gaps."gaps_{system}__data" order by gap_id')
+        # every affected record, from the findings ledger (nothing capped)
+        findings = rows(f'select * from findings."fnd_{system}" order by source_table, record_no, rule_id, item_id')
     finally:
         con.close()
-    return ReportData(system, items, spec, data)
+    return ReportData(system, items, spec, data, findings)
 
 
 def _atomic_write(path: Path, write) -> None:
@@ -107,6 +110,11 @@ def build_report(project: Project, db: Path, system: str, out_dir: Path, now: dt
                   tname.get((g["business_id"], g["table_id"]), g["table_id"]),
                   g["item_id"], g["item_name"], g["record_count"], g["samples"] or ""] + decision_cols(g["gap_id"])
                  for g in d.data]
+    rec_header = ["現行ファイル", "行番号", "内部キー", "指摘", "重大度", "標準テーブル", "項目ID", "項目名", "内容",
+                  "ギャップID"]
+    rec_rows = [[f["source_file"], f["record_no"], f["internal_key"] or "", f["reason"], SEVERITY_JA.get(f["severity"], ""),
+                 f["std_ref"] or "", f["item_id"] or "", f["item_name"] or "", f["detail"] or "", f["gap_id"]]
+                for f in d.findings]
     stale_header = ["ギャップID", "対応方針", "理由", "決定者", "決定日", "状態"]
     stale_rows = [[s.gap_id, s.decision, s.reason, s.decided_by, s.decided_on.isoformat(),
                    "該当する差異が現在のデータにない（解消済みか、ギャップIDの誤り）"] for s in rec.stale]
@@ -137,6 +145,8 @@ def build_report(project: Project, db: Path, system: str, out_dir: Path, now: dt
         ("データ差異（項目×種類）", len(d.data)),
         *[(f"　{kinds[k]['label_ja']}", f"{v[0]} 項目・{v[1]:,} レコード") for k, v in sorted(data_by_kind.items())],
         ("", ""),
+        ("指摘のあるレコード（規則ごと、全件を「対象レコード一覧」に掲載）", len(d.findings)),
+        ("", ""),
         ("対応方針 決定済み", len(rec.decided)),
         ("対応方針 未決定", len(rec.open)),
         ("古い決定（該当する差異なし）", len(rec.stale)),
@@ -146,7 +156,7 @@ def build_report(project: Project, db: Path, system: str, out_dir: Path, now: dt
     xlsx = out_dir / f"gap_report_{system}.xlsx"
     htmlp = out_dir / f"gap_report_{system}.html"
     sheets = [("項目対応表", item_header, item_rows), ("仕様差異", spec_header, spec_rows),
-              ("データ差異", data_header, data_rows)]
+              ("データ差異", data_header, data_rows), ("対象レコード一覧", rec_header, rec_rows)]
     if stale_rows:
         sheets.append(("古い決定", stale_header, stale_rows))
     _atomic_write(xlsx, lambda p: _write_xlsx(p, sysconf.name, summary, sheets))
@@ -156,9 +166,11 @@ def build_report(project: Project, db: Path, system: str, out_dir: Path, now: dt
         "spec_gaps": len(d.spec), "data_gaps": len(d.data),
         "data_gap_records": sum(v[1] for v in data_by_kind.values()),
         "decided": len(rec.decided), "open": len(rec.open), "stale": len(rec.stale),
+        "finding_records": len(d.findings),
     }
 
 
+SEVERITY_JA = {"error": "エラー（移行不可の要因）", "warning": "警告"}
 HEAD_FILL = PatternFill("solid", fgColor="1F4E78")
 HEAD_FONT = Font(bold=True, color="FFFFFF")
 

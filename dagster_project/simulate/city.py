@@ -23,7 +23,7 @@ from pathlib import Path
 
 from ..lib.config import Project, load_project
 from .businesses import SYSTEM_BUILDERS, Ctx
-from .defects import DEFECT_COL, Planter, load_spec, plant_bytes, plant_logical, plant_population
+from .defects import DEFECT_COL, Planter, expand_targets, load_spec, plant_bytes, plant_logical, plant_population
 from .population import build_population
 from .render import Encoder, render_file, vendor_gaiji_table_rows
 
@@ -49,11 +49,11 @@ def generate_city(
         shutil.rmtree(tmp)
     tmp.mkdir(parents=True)
 
-    planter = Planter(seed=seed, scale=defect_scale, spec=load_spec())
+    wanted = systems or [s.id for s in project.city.systems]
+    planter = Planter(seed=seed, scale=defect_scale, spec=expand_targets(load_spec(), project, wanted))
     pop = build_population(residents, seed, as_of)
     plant_population(pop, planter)
     ctx = Ctx(pop, seed)
-    wanted = systems or [s.id for s in project.city.systems]
     frames = {sid: SYSTEM_BUILDERS[sid](ctx) for sid in wanted}
     plant_logical(frames, {k: project.layouts[k] for k in wanted}, pop, planter)
     log(f"population and business data built in {time.perf_counter() - t0:.1f}s")

@@ -34,6 +34,59 @@ def load_spec(path: Path | None = None) -> dict:
     return yaml.safe_load((path or DATA / "defects.yaml").read_text(encoding="utf-8"))
 
 
+def expand_targets(spec: dict, project, systems: list[str]) -> dict:
+    """Targets written as a word name every place the configuration can hold the defect:
+
+    - ``every_reference``: every declared reference of ``mappings/references.yaml`` (its legacy
+      field), except a table that is itself a member of the key space it refers to (the tax
+      宛名 refers to the register unless it is a 住登外 row, which is the member);
+    - ``every_check_digit:<rule>``: every legacy field feeding a standard column whose values
+      carry that check digit (``mynumber``, ``hojin``, ``juminhyo``);
+    - ``every_key``: every legacy file (its declared ``key``).
+
+    The places come from the same data the pipeline reads; what is planted there, and where,
+    is decided here and written to the manifest, which the pipeline never reads."""
+    from ..lib.mapping import load_mappings
+    from ..lib.references import checked_ids
+
+    mappings = load_mappings(project)
+    by_ref = {t.std.ref: t for t in mappings.tables}
+    refs = mappings.references
+
+    def legacy_field(table: str, column: str) -> tuple[str, str, str] | None:
+        t = by_ref[table]
+        ri = next(ri for ri in t.items if ri.item.column_name == column)
+        if t.system not in systems or len(ri.lineage) != 1 or ri.expr.strip() != ri.lineage[0]:
+            return None
+        return t.system, t.source.table, ri.lineage[0]
+
+    out = {}
+    for cls, body in spec.items():
+        tg = body.get("targets") if isinstance(body, dict) else None
+        if not isinstance(tg, str):
+            out[cls] = body
+            continue
+        places: list[str] = []
+        if tg == "every_reference":
+            for r in refs.references:
+                members = {m.table for m in refs.key_spaces[r.to].members}
+                f = legacy_field(r.table, r.column)
+                if f and r.table not in members:
+                    places.append(".".join(f))
+        elif tg.startswith("every_check_digit:"):
+            rule = tg.split(":", 1)[1]
+            for c in checked_ids(refs, mappings.catalog):
+                f = legacy_field(c.table, c.column) if c.rule == rule else None
+                if f:
+                    places.append(".".join(f))
+        elif tg == "every_key":
+            places = [f"{s}.{lf.table}" for s in systems for lf in project.layouts[s].files]
+        else:
+            raise ValueError(f"defects.yaml {cls}: unknown targets word {tg!r}")
+        out[cls] = {**body, "targets": sorted(set(places))}
+    return out
+
+
 def _count(rate: float, rows: int, scale: float) -> int:
     if rate * scale <= 0 or rows == 0:
         return 0
@@ -125,21 +178,23 @@ def plant_logical(frames: dict[str, dict[str, pl.DataFrame]], layouts: dict[str,
             parts = path.split(".")
             yield parts[0], parts[1], (parts[2] if len(parts) > 2 else None), arg
 
-    # never-issued 宛名番号 for orphans: serials far above any issued one
-    orphan_serial = iter(range(990_000_001, 999_999_999))
+    # never-issued numbers for orphans: serials far above any issued one (9 followed by a
+    # serial), with a valid M11 check digit, so that the only thing wrong is the reference
+    orphan_serial = iter(range(1, 9_999_999))
 
     for sys_, t, col, _ in targets("orphan_reference"):
         df = frames[sys_][t]
+        width = layouts[sys_].file(t).field(col).length
         k = pl_.n("orphan_reference", df.height)
         rows = np.sort(pl_.rng(f"orphan:{sys_}.{t}").choice(_free_rows(df), k, replace=False))
         vals = []
         for r in rows.tolist():
-            s = f"{next(orphan_serial):09d}"
+            s = "9" + f"{next(orphan_serial):0{width - 2}d}"
             vals.append(s + str(m11_check_digit(s)))
             pl_.note("orphan_reference", sys_, t, col, r, value=vals[-1])
         frames[sys_][t] = _mark(_set(df, col, rows, vals), rows, "orphan_reference")
 
-    for cls in ("invalid_mynumber", "invalid_hojin_bango"):
+    for cls in ("invalid_mynumber", "invalid_hojin_bango", "invalid_juminhyo_cd"):
         for sys_, t, col, _ in targets(cls):
             df = frames[sys_][t]
             k = pl_.n(cls, df.height)
@@ -149,7 +204,7 @@ def plant_logical(frames: dict[str, dict[str, pl.DataFrame]], layouts: dict[str,
             vals = []
             for r in rows.tolist():
                 v = df[col][r]
-                pos = len(v) - 1 if cls == "invalid_mynumber" else 0
+                pos = 0 if cls == "invalid_hojin_bango" else len(v) - 1
                 d = (int(v[pos]) + int(rng.integers(1, 10))) % 10
                 if cls == "invalid_hojin_bango" and d == 0:
                     d = (int(v[pos]) % 9) + 1
