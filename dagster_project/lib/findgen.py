@@ -184,9 +184,13 @@ def ledger_sql(project, mappings: MappingSet, system: str) -> str:
         f"        from {{{{ source('raw', '{system}__quarantine') }}}}")
 
     # doubtful My Number links (the audit compares each record's 4情報 with the register)
-    if any(_audited(t) for t in tables):
+    audited = [t for t in tables if _audited(t)]
+    if audited:
+        ids = " ".join(f"when {q(t.std.ref)} then {q(ri.item.item_id)}" for t in audited for ri in t.items
+                       if ri.item.column_name == "kojin_bango")
         parts.append(
-            "select source_table, source_file, record_no, std_ref, '個人番号' as item_id, '個人番号' as item_name, "
+            f"select source_table, source_file, record_no, std_ref, case std_ref {ids} end as item_id, "
+            "'個人番号' as item_name, "
             "atena_no as internal_key, 'mynumber_link' as rule_id, cast(null as string) as gap_id, "
             "audit_class as detail\n"
             f"        from {{{{ ref('conf_{system}__mynumber_audit') }}}}\n        where audit_class <> '4/4'")
