@@ -34,20 +34,40 @@ def gx_conformance(warehouse: WarehouseResource):
     docs = warehouse.reports_path.parent / "gx_docs"
     results = validate_in_subprocess(warehouse.db_path, [s.id for s in project.city.systems], docs)
     for t in TABLES:
-        r = results[std_name(t)]
-        yield dg.AssetCheckResult(
-            asset_key=dg.AssetKey(["standard", std_name(t)]),
-            check_name="gx_conformance",
-            passed=bool(r["success"]),
-            severity=dg.AssetCheckSeverity.WARN,
-            metadata={
-                "expectations": r["evaluated"],
-                "failed": len(r["failed"]),
-                "failed_rules": dg.MetadataValue.json(
-                    [{k: f[k] for k in ("rule", "item", "unexpected_count")} for f in r["failed"]]),
-                "data_docs": dg.MetadataValue.path(str(docs / "index.html")),
-            },
-        )
+        name = std_name(t)
+        yield check_result(name, results[name], docs)
+
+
+def check_result(name: str, r: dict, docs) -> dg.AssetCheckResult:
+    """The asset check of one suite's summary (gx_suites.summarize). An expectation that raised
+    did not look at the data: the check fails as an ERROR that names the suite and the rules,
+    apart from the rules whose data failed (a WARN, counts only). Never a value."""
+    raised = r.get("raised") or []
+    failed = r["failed"]
+    metadata = {
+        "expectations": len(r.get("expectations") or []) or r["evaluated"],
+        "evaluated": r["evaluated"],
+        "raised": len(raised),
+        "failed": len(failed),
+        "failed_rules": dg.MetadataValue.json(
+            [{k: f[k] for k in ("rule", "item", "unexpected_count")} for f in failed]),
+        "data_docs": dg.MetadataValue.path(str(docs / "index.html")),
+    }
+    description = None
+    if raised:
+        rules = "; ".join(f"{e['rule']} ({e['item']})" if e.get("item") else str(e["rule"]) for e in raised)
+        description = f"expectation raised (not evaluated): {name}: {rules}"
+        metadata["reason"] = description
+        metadata["raised_rules"] = dg.MetadataValue.json(
+            [{k: e.get(k) for k in ("rule", "item", "item_id", "type", "id", "exception")} for e in raised])
+    return dg.AssetCheckResult(
+        asset_key=dg.AssetKey(["standard", name]),
+        check_name="gx_conformance",
+        passed=bool(r["success"]) and not raised,
+        severity=dg.AssetCheckSeverity.ERROR if raised else dg.AssetCheckSeverity.WARN,
+        description=description,
+        metadata=metadata,
+    )
 
 
 defs = dg.Definitions(asset_checks=[gx_conformance])

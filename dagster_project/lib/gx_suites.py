@@ -13,18 +13,24 @@ checked by SQL against ``reference.std_charset``.
 
 Validation runs by SQL on DuckDB through query assets; results are SUMMARY level with no
 unexpected values kept, so no personal value reaches a result, a log or Data Docs.
+
+An expectation that raises (a metric GX could not compute, a query it could not format) has not
+evaluated the data: :func:`validate` marks it ``raised`` and keeps it out of ``failed`` (rows
+that broke a rule), so a broken expectation is never reported as a data defect.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import uuid
+from string import Formatter
 from pathlib import Path
 
 import sqlalchemy as sa
 
-from .charsql import split_chars_sql
+from .charsql import IVS_FIRST, IVS_LAST, split_chars_sql
 from .duck import attach_sql, encryption_key
 from .config import PROJECT_ROOT
 from .dbtgen import std_name
@@ -71,13 +77,15 @@ def suite_for(t: ResolvedTable, catalog: Catalog) -> dict:
                 exps.append(_exp(name, "expect_column_values_to_not_match_regex", {**meta, "rule": "漢字項目に半角カナ"},
                                  column=c, regex="[ｦ-ﾟ]"))
             if it.char_class in ("漢字", "カナ"):
-                # each distinct value is split once (names and addresses repeat), then its rows are found
-                query = ("select * from {batch} b where b." + c + " in (select v from (select distinct " + c
+                # each distinct value is split once (names and addresses repeat), then its rows are found.
+                # {batch} takes no alias: GX substitutes it as "(<batch query>) AS subselect"
+                query = ("select * from {batch} where " + c + " in (select d.v from (select distinct " + c
                          + " as v from {batch} where " + c + " is not null and " + c + " <> '') d where exists ("
                          f"select 1 from unnest({split_chars_sql('d.v')}) u(ch) where not exists "
                          "(select 1 from reference.std_charset s where s.ch = u.ch)))")
-                exps.append(_exp(name, "unexpected_rows_expectation", {**meta, "rule": "行政事務標準文字にない文字"},
-                                 unexpected_rows_query=query,
+                exps.append(_exp(name, "unexpected_rows_expectation",
+                                 {**meta, "column": c, "rule": "行政事務標準文字にない文字"},
+                                 unexpected_rows_query=_gx_query(query, name, it.item_id),
                                  description=f"{it.item_name}: every character is 行政事務標準文字"))
     return {"name": name, "id": str(uuid.uuid5(NS, name)), "expectations": exps,
             "meta": {"standard_table": t.std.ref, "table_name": t.std.table_name, "system": t.system,
@@ -85,10 +93,32 @@ def suite_for(t: ResolvedTable, catalog: Catalog) -> dict:
             "notes": None}
 
 
+def _gx_query(query: str, suite: str, item_id: str) -> str:
+    """``query``, refused unless ``{batch}`` is its only brace: GX fills an ``unexpected_rows_query``
+    with ``str.format``, and any other brace (a regex ``\\x{…}`` or ``{n}``) makes the expectation
+    raise at validation instead of evaluating."""
+    try:
+        fields = {f for _, f, _, _ in Formatter().parse(query) if f is not None}
+    except ValueError as exc:
+        raise ValueError(f"{suite} {item_id}: unpaired brace in the GX query ({exc})") from exc
+    if fields != {"batch"}:
+        raise ValueError(f"{suite} {item_id}: the GX query may hold no brace but {{batch}}; found "
+                         f"{sorted(fields - {'batch'})}")
+    return query
+
+
+_INVISIBLE = re.compile(f"[{IVS_FIRST}-{IVS_LAST}]")
+
+
+def _suite_json(suite: dict) -> str:
+    """The suite as JSON text: readable Japanese, but the IVS selectors of the charset query (which
+    render as nothing) escaped as ``\\udb40\\udd00``…, so a reviewer sees them in a diff."""
+    text = json.dumps(suite, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+    return _INVISIBLE.sub(lambda m: json.dumps(m.group())[1:-1], text)
+
+
 def render_suites(mappings: MappingSet) -> dict[str, str]:
-    return {std_name(t) + ".json": json.dumps(suite_for(t, mappings.catalog), ensure_ascii=False, indent=2,
-                                              sort_keys=True) + "\n"
-            for t in mappings.tables}
+    return {std_name(t) + ".json": _suite_json(suite_for(t, mappings.catalog)) for t in mappings.tables}
 
 
 def write_suites(mappings: MappingSet, out: Path = SUITES_DIR) -> int:
@@ -135,11 +165,14 @@ def validate(db: Path, tables: list[ResolvedTable], docs_dir: Path | None = None
         ds = ctx.data_sources.add_sql(name="warehouse", connection_string=f"duckdb:///{db}",
                                       kwargs={"connect_args": {"read_only": True}})
     vds = []
+    ids: dict[str, str] = {}   # the id GX gives an expectation when its suite is added -> the suite JSON's id
     for t in tables:
         name = std_name(t)
         data = json.loads((suites_dir / f"{name}.json").read_text(encoding="utf-8"))
         suite = ctx.suites.add(gx.ExpectationSuite(name=data["name"], expectations=data["expectations"],
                                                    meta=data["meta"]))
+        if [e.expectation_type for e in suite.expectations] == [e["type"] for e in data["expectations"]]:
+            ids.update({e.id: d["id"] for e, d in zip(suite.expectations, data["expectations"])})
         asset = ds.add_query_asset(name=name, query=f"select * from standard.{name}")
         vds.append(ctx.validation_definitions.add(gx.ValidationDefinition(
             name=name, data=asset.add_batch_definition_whole_table("all"), suite=suite)))
@@ -162,24 +195,73 @@ def validate(db: Path, tables: list[ResolvedTable], docs_dir: Path | None = None
         engine.engine.dispose()
         if _attach is not None:
             sa.event.remove(sa.pool.Pool, "connect", _attach)
-    out = {}
-    for vr in result.run_results.values():
-        suite_name = vr.suite_name
-        failed = []
-        for r in vr.results:
-            cfg = r.expectation_config
-            if not r.success:
-                res = r.result or {}
-                count = res.get("unexpected_count")
-                failed.append({
-                    "rule": (cfg.meta or {}).get("rule"), "type": cfg.type,
-                    "item": (cfg.meta or {}).get("item_name")
-                    or cfg.kwargs.get("column") or ",".join(cfg.kwargs.get("column_list", []) or []),
-                    "unexpected_count": count if count is not None else res.get("observed_value"),
-                    "error": bool(r.exception_info and r.exception_info.get("raised_exception")),
-                })
-        out[suite_name] = {"evaluated": len(vr.results), "failed": failed, "success": vr.success}
-    return out
+    return {vr.suite_name: summarize(vr, ids) for vr in result.run_results.values()}
+
+
+_EXC_NAME = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt)):", re.M)
+
+
+def _raised(info) -> tuple[bool, list[str]]:
+    """Whether an expectation raised, and the exception class names (never their messages, which
+    may quote a value). GX puts one exception_info on the result when the expectation raised, or
+    one per failed metric (keyed by metric id) when a metric could not be computed."""
+    if not info:
+        return False, []
+    infos = [info] if "raised_exception" in info else [v for v in info.values() if isinstance(v, dict)]
+    infos = [i for i in infos if i.get("raised_exception")]
+    names: list[str] = []
+    for i in infos:
+        for n in _EXC_NAME.findall(i.get("exception_traceback") or ""):
+            n = n.rsplit(".", 1)[-1]
+            if n not in names:
+                names.append(n)
+    return bool(infos), names
+
+
+def _count(value) -> int | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, (int, float)) and float(value).is_integer():
+        return int(value)
+    return None
+
+
+def summarize(vr, ids: dict[str, str] | None = None) -> dict:
+    """One suite's validation result as plain data: counts and rules, never a value.
+
+    ``expectations``: every expectation with its id (the suite JSON's, through ``ids``), type, rule, item, column(s), success,
+    unexpected_count (rows or values that broke it; None when it raised or has no count) and
+    raised. ``raised``: those that raised (not evaluated). ``failed``: those that evaluated and
+    found unexpected data. ``evaluated``: how many evaluated without raising; ``success`` is GX's
+    (false when any failed or raised).
+    """
+    rows = []
+    for r in vr.results:
+        cfg = r.expectation_config
+        meta, kwargs = dict(cfg.meta or {}), dict(cfg.kwargs or {})
+        raised, exc = _raised(r.exception_info)
+        res = r.result or {}
+        count = _count(res.get("unexpected_count"))
+        if count is None and cfg.type == "unexpected_rows_expectation":
+            count = _count(res.get("observed_value"))   # its observed value is the unexpected row count
+        if kwargs.get("column"):
+            columns = [kwargs["column"]]
+        elif kwargs.get("column_list"):
+            columns = list(kwargs["column_list"])
+        else:
+            columns = [meta["column"]] if meta.get("column") else []
+        rows.append({
+            "id": (ids or {}).get(cfg.id, cfg.id), "type": cfg.type, "rule": meta.get("rule"), "item_id": meta.get("item_id"),
+            "item": meta.get("item_name") or ",".join(columns), "columns": columns,
+            "success": bool(r.success) and not raised, "unexpected_count": None if raised else count,
+            "raised": raised, **({"exception": exc} if raised else {}),
+        })
+    failed = [{k: e[k] for k in ("id", "rule", "type", "item", "item_id", "columns", "unexpected_count")}
+              for e in rows if not e["success"] and not e["raised"]]
+    raised = [{k: e[k] for k in ("id", "rule", "type", "item", "item_id", "columns", "exception")}
+              for e in rows if e["raised"]]
+    return {"expectations": rows, "evaluated": sum(not e["raised"] for e in rows), "failed": failed,
+            "raised": raised, "success": bool(vr.success) and not raised}
 
 
 def validate_in_subprocess(db: Path, systems: list[str], docs_root: Path) -> dict[str, dict]:

@@ -168,3 +168,32 @@ def test_the_ledger_holds_no_personal_value(extracted_city, query):
     assert len(personal) > 1000
     values = {v for row in query(db, "select internal_key, detail, item_name from findings.findings") for v in row if v}
     assert not values & personal
+
+
+# GX rule (expectation meta.rule) -> the ledger rule that defines the same check
+GX_RULE = {"主キー重複": "duplicate_key", "コード表にないコード値": "code_not_in_table",
+           "カナ項目の文字種": "kana_rule", "漢字項目に半角カナ": "hankaku_kana", "行政事務標準文字にない文字": "charset"}
+
+
+def test_great_expectations_counts_equal_the_ledger(extracted_city, mappings, query):
+    """The ICT office's view (GX asset checks) and the owners' lists (the ledger) count the same
+    records for the same rule, table and item; a GX result that raised is never a count."""
+    db, res = extracted_city["db"], extracted_city["result"]
+    evals = {e.asset_key.path[1]: e for e in res.get_asset_check_evaluations() if e.check_name == "gx_conformance"}
+    assert len(evals) == len(mappings.tables)
+    compared = 0
+    for t in mappings.tables:
+        e = evals[f"std_{t.std.business_id}__{t.std.table_id}"]
+        gx = {}
+        for r in e.metadata["failed_rules"].value:
+            assert not r.get("error") and not r.get("raised"), (t.std.ref, r)
+            if r["rule"] in GX_RULE:
+                gx[(GX_RULE[r["rule"]], r["item"] if r["rule"] != "主キー重複" else None)] = int(r["unexpected_count"])
+        led = {}
+        for rule, item, n in query(db, "select rule_id, item_name, count(distinct record_no) from findings.findings "
+                                       "where std_ref = ? group by 1, 2", t.std.ref):
+            if rule in GX_RULE.values():
+                led[(rule, item if rule != "duplicate_key" else None)] = int(n)
+        assert gx == led, t.std.ref
+        compared += len(led)
+    assert compared >= 10

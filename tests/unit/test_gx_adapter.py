@@ -1,8 +1,11 @@
 """The project's own adapter for Great Expectations on DuckDB: fails loudly if GX moves the
-internals it patches, and the committed suites are what the catalog generates."""
+internals it patches, and the committed suites are what the catalog generates. The character-set
+query goes through GX's own ``{batch}`` formatting and runs on DuckDB, and an expectation that
+raised is reported as not evaluated, never as a data failure."""
 
 import json
 
+import pytest
 import sqlalchemy as sa
 
 from dagster_project.lib import gx_duckdb
@@ -39,3 +42,169 @@ def test_committed_suites_are_generated_from_the_catalog(project):
     types = {e["type"] for e in jumin["expectations"]}
     assert {"expect_compound_columns_to_be_unique", "expect_column_values_to_be_in_set",
             "unexpected_rows_expectation", "expect_column_values_to_match_regex"} <= types
+
+
+# ---------------------------------------------------------------- the character-set expectation
+
+def _charset_queries(project) -> dict[tuple[str, str], str]:
+    """(suite, column) -> unexpected_rows_query of every character-set expectation the catalog gives."""
+    out = {}
+    for name, text in render_suites(load_mappings(project)).items():
+        for e in json.loads(text)["expectations"]:
+            if e["type"] == "unexpected_rows_expectation":
+                out[(name.removesuffix(".json"), e["meta"]["column"])] = e["kwargs"]["unexpected_rows_query"]
+    return out
+
+
+def _gx_substitute(query: str, table: str) -> str:
+    """The query as GX runs it on a query asset: the batch is GX's own subquery of the asset's
+    statement, formatted into the query by the unexpected-rows metric (``{batch}`` and nothing else)."""
+    import duckdb_engine  # noqa: F401  (the dialect GX's engine is built with)
+    from great_expectations.execution_engine import SqlAlchemyExecutionEngine
+    from great_expectations.execution_engine import sqlalchemy_execution_engine as see
+    from great_expectations.expectations.metrics.query_metrics.query_table.unexpected_rows_query_table import (
+        UnexpectedRowsQueryTable,
+    )
+
+    engine = SqlAlchemyExecutionEngine(connection_string="duckdb:///:memory:")
+    try:
+        batch = see._query_text_as_subquery(f"select * from standard.{table}")
+        return UnexpectedRowsQueryTable._get_substituted_batch_subquery_from_query_and_batch_selectable(
+            query=query, batch_selectable=batch, execution_engine=engine)
+    finally:
+        engine.engine.dispose()
+
+
+def test_the_charset_query_survives_gx_formatting_and_finds_the_row(project):
+    """Every character-set query goes through GX's substitution of ``{batch}`` (``str.format``: a
+    brace such as ``\\x{E0100}`` raises there) and then runs on DuckDB: a value with an IVS
+    sequence of the set passes, a private-use character is found, nulls and '' are not."""
+    import duckdb
+
+    queries = _charset_queries(project)
+    assert len(queries) >= 20
+    con = duckdb.connect()
+    con.execute("create schema standard; create schema reference; create table reference.std_charset(ch varchar)")
+    con.execute("insert into reference.std_charset values ('葛\U000E0100'), ('飾'), ('区'), ('𠮷'), ('ア')")
+    tables: dict[str, set[str]] = {}
+    for suite, column in queries:
+        tables.setdefault(suite, set()).add(column)
+    for suite, cols in tables.items():
+        cols = sorted(cols)
+        con.execute(f"create table standard.{suite}(rn integer, {', '.join(c + ' varchar' for c in cols)})")
+        for rn, value in enumerate(["葛\U000E0100飾区", "𠮷ア", "葛\ue000", None, ""]):
+            con.execute(f"insert into standard.{suite} values (?{', ?' * len(cols)})", [rn, *[value] * len(cols)])
+    for (suite, column), query in queries.items():
+        sql = _gx_substitute(query, suite)
+        assert "{" not in sql and "}" not in sql, (suite, column)
+        rows = con.execute(sql).fetchall()
+        assert [r[0] for r in rows] == [2], (suite, column, rows)
+
+
+def test_a_brace_in_the_charset_query_fails_here(project):
+    """The test above would catch the old spelling: GX refuses ``\\x{E0100}`` while formatting,
+    and the generator refuses it before a suite is written."""
+    from great_expectations.expectations.metrics.query_metric_provider import UnsubstitutableQueryBraceError
+
+    from dagster_project.lib.gx_suites import _gx_query
+
+    (suite, _), query = next(iter(_charset_queries(project).items()))
+    old = query.replace("'[\U000E0100-\U000E01EF]'", "'[\\x{E0100}-\\x{E01EF}]'")
+    assert old != query
+    with pytest.raises(UnsubstitutableQueryBraceError):
+        _gx_substitute(old, suite)
+    with pytest.raises(ValueError, match="no brace but"):
+        _gx_query(old, suite, "item")
+
+
+def test_split_chars_keeps_a_selector_with_its_base_and_uses_string_split_without_one():
+    import duckdb
+
+    from dagster_project.lib.charsql import IVS_CLASS, split_chars_sql
+
+    sql = split_chars_sql("x")
+    assert "{" not in sql and "}" not in sql
+    assert sql.endswith(" else string_split(x, '') end")
+    con = duckdb.connect()
+
+    def split(s):
+        return con.execute(f"select {sql}, regexp_matches(x, '{IVS_CLASS}') from (select ?::varchar as x)", [s]).fetchone()
+
+    assert split("葛\U000E0100飾\U000E01EF区") == (["葛\U000E0100", "飾\U000E01EF", "区"], True)
+    assert split("a𠮷葛飾") == (["a", "𠮷", "葛", "飾"], False)      # no selector: the string_split branch
+
+
+def test_the_dbt_macro_renders_the_same_split():
+    import jinja2
+
+    from dagster_project.lib.charsql import split_chars_sql
+    from dagster_project.lib.dbtgen import split_chars_macro
+
+    env = jinja2.Environment(extensions=["jinja2.ext.do"])
+    out = env.from_string(split_chars_macro() + "{{ default__split_chars('d.v') }}").render()
+    assert out.strip() == split_chars_sql("d.v")
+
+
+# ---------------------------------------------------------------- raised is not failed
+
+def _evr(type_, kwargs, meta, success, result=None, exception_info=None):
+    from great_expectations.core import ExpectationValidationResult
+    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
+
+    return ExpectationValidationResult(
+        success=success, result=result or {}, exception_info=exception_info,
+        expectation_config=ExpectationConfiguration(type=type_, kwargs=kwargs, meta=meta, id="e-" + type_))
+
+
+def test_summary_tells_raised_from_failed():
+    from types import SimpleNamespace
+
+    from great_expectations.validator.exception_info import ExceptionInfo
+
+    from dagster_project.lib.gx_suites import summarize
+
+    tb = ("Traceback (most recent call last):\n  ...\ngreat_expectations.expectations.metrics.query_metric_provider."
+          "UnsubstitutableQueryBraceError: `E0100` is not a placeholder ... 山田太郎\n")
+    info = {"('unexpected_rows_query.table', ...)": ExceptionInfo(exception_traceback=tb, exception_message="山田太郎")}
+    vr = SimpleNamespace(success=False, results=[
+        _evr("unexpected_rows_expectation", {"unexpected_rows_query": "select 1 from {batch}"},
+             {"rule": "行政事務標準文字にない文字", "item_id": "0101003", "item_name": "氏名", "column": "shimei"},
+             False, exception_info=info),
+        _evr("expect_compound_columns_to_be_unique", {"column_list": ["a", "b"]}, {"rule": "主キー重複"},
+             False, {"unexpected_count": 12}),
+        _evr("expect_column_values_to_not_be_null", {"column": "a"}, {"rule": "主キー欠落"}, True,
+             {"unexpected_count": 0}),
+    ])
+    s = summarize(vr)
+    assert s["evaluated"] == 2 and s["success"] is False
+    assert [e["raised"] for e in s["expectations"]] == [True, False, False]
+    assert s["expectations"][0] | {"exception": None} == {
+        "id": "e-unexpected_rows_expectation", "type": "unexpected_rows_expectation", "rule": "行政事務標準文字にない文字",
+        "item_id": "0101003", "item": "氏名", "columns": ["shimei"], "success": False, "unexpected_count": None,
+        "raised": True, "exception": None}
+    assert s["expectations"][0]["exception"] == ["UnsubstitutableQueryBraceError"]
+    assert [f["rule"] for f in s["failed"]] == ["主キー重複"] and s["failed"][0]["unexpected_count"] == 12
+    assert [r["rule"] for r in s["raised"]] == ["行政事務標準文字にない文字"]
+    assert s["expectations"][2]["columns"] == ["a"] and s["expectations"][1]["columns"] == ["a", "b"]
+    assert "山田太郎" not in json.dumps(s, ensure_ascii=False)
+
+
+def test_a_raised_expectation_fails_the_check_as_not_evaluated(tmp_path):
+    import dagster as dg
+
+    from dagster_project.defs.quality import check_result
+
+    raised = {"id": "x", "rule": "行政事務標準文字にない文字", "type": "unexpected_rows_expectation", "item": "氏名",
+              "item_id": "0101003", "columns": ["shimei"], "exception": ["MetricResolutionError"]}
+    failed = {"id": "y", "rule": "主キー重複", "type": "expect_compound_columns_to_be_unique", "item": "a,b",
+              "item_id": None, "columns": ["a", "b"], "unexpected_count": 12}
+    r = check_result("std_juki__jumin", {"expectations": [{}, {}], "evaluated": 1, "failed": [failed],
+                                         "raised": [raised], "success": False}, tmp_path)
+    assert not r.passed and r.severity == dg.AssetCheckSeverity.ERROR
+    assert r.description.startswith("expectation raised (not evaluated): std_juki__jumin: 行政事務標準文字にない文字 (氏名)")
+    assert r.metadata["raised"].value == 1 and r.metadata["evaluated"].value == 1
+    assert [f["rule"] for f in r.metadata["failed_rules"].value] == ["主キー重複"]
+    ok = check_result("std_juki__jumin", {"expectations": [{}], "evaluated": 1, "failed": [failed], "raised": [],
+                                          "success": False}, tmp_path)
+    assert not ok.passed and ok.severity == dg.AssetCheckSeverity.WARN and ok.description is None
+    assert ok.metadata["raised"].value == 0
