@@ -266,7 +266,7 @@ def _prepare_run(residents: int, seed: int, root: Path, kind: str) -> tuple[Path
     return city, sim_s, run_dir
 
 
-ORDER = ["extract", "dbt start-up and parse", "dbt reference", "staging", "standard", "gaps", "conformance",
+ORDER = ["extract", "dbt start-up and parse", "dbt reference", "staging", "standard", "findings", "gaps", "conformance",
          "GX validation", "readiness", "reports", "exports", "dbt tests", "dbt other", "dbt events to Dagster", "overview"]
 
 

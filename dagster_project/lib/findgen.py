@@ -147,10 +147,9 @@ def ledger_sql(project, mappings: MappingSet, system: str) -> str:
                 cond = f" and ({m.where})" if m.where else ""
                 missing.append(f"not exists (select 1 from {{{{ ref('{int_name(mt)}') }}}} m "
                                f"where m.{m.column} = o.{c}{cond})")
-                # a referenced key still in the legacy bytes of a quarantined record (digits: its hex)
                 quarantined.append(f"select 1 from {{{{ source('raw', '{mt.system}__quarantine') }}}} qr "
-                                   f"where qr.table_name = {q(mt.source.table)} "
-                                   f"and contains(qr.raw_hex, upper(hex(o.{c})))")
+                                   f"where qr.table_name = {q(mt.source.table)} and "
+                                   + _in_quarantined_field(mt, m.column, f"o.{c}"))
             rule = (f"case when exists ({' union all '.join(quarantined)}) "
                     "then 'orphan_cascade' else 'orphan_reference' end")
             parts.append(_row(t, **base, item=items[c].item, rule=rule, detail=f"o.{c}", frm=src + " o",
@@ -215,6 +214,23 @@ def ledger_sql(project, mappings: MappingSet, system: str) -> str:
             + "        h.occurrences\n"
             + "    from all_hits h\n    left join rules r on r.rule_id = h.rule_id\n)\n"
             + "select * from final\n")
+
+
+def _in_quarantined_field(mt: ResolvedTable, column: str, value: str) -> str:
+    """SQL: ``value`` is the member field of a quarantined record, read from its bytes (hex) where
+    the layout puts it. Fixed width: the field's byte range starts with the value. CSV: the value
+    is a whole field (between delimiters, or quoted) anywhere in the record: a quarantined CSV
+    record may have lost or gained a field, so its position cannot be trusted, but a key that
+    stands as a field of its own is the record the reference meant."""
+    ri = next(ri for ri in mt.items if ri.item.column_name == column)
+    lf = mt.source
+    field = ri.lineage[0]
+    h = f"upper(hex({value}))"
+    if lf.format == "fixed":
+        start, end = lf.offsets[[f.name for f in lf.fields].index(field)]
+        return (f"left(substr(qr.raw_hex, {2 * start + 1}, {2 * (end - start)}), length({h})) = {h}")
+    return (f"(contains('2C' || qr.raw_hex || '2C', '2C' || {h} || '2C') "
+            f"or contains(qr.raw_hex, '22' || {h} || '22'))")
 
 
 def _audited(t: ResolvedTable) -> bool:
