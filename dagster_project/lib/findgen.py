@@ -22,10 +22,8 @@ from __future__ import annotations
 from .dbtgen import GEN_MODELS, HEADER, int_name, q, stg_name
 from .mapping import MappingSet, ResolvedTable
 from .references import checked_ids
+from .rules import charset_applies, field_rules_for
 
-KATAKANA = "[ァ-ヶー　ヽヾ]+"
-HALF_KANA = "[ｦ-ﾟ]"
-ALPHABET = "[A-Z0-9 ,.''-]+"
 DATA_RULES = ("date_invalid", "number_invalid", "over_length", "unmapped_code", "required_missing",
               "legacy_overlong")
 CONF_CATEGORIES = ("key", "field")
@@ -97,16 +95,7 @@ def ledger_sql(project, mappings: MappingSet, system: str) -> str:
                 else "cast(null as string)"
             parts.append(_row(t, **base, item=it, rule=f"{c}__flag", gap_id=gid, detail=detail, frm=src,
                               where=f"{c}__flag is not null"))
-            checks = []
-            if it.char_class == "カナ":
-                checks.append(("kana_rule", f"{c} is not null and not " + "{{ kikan.re_full('" + c + "', '"
-                               + KATAKANA + "') }}"))
-            if it.char_class == "漢字":
-                checks.append(("hankaku_kana", f"{c} is not null and " + "{{ kikan.re_find('" + c + "', '"
-                               + HALF_KANA + "') }}"))
-            if it.char_class == "英数":
-                checks.append(("alphabet_rule", f"{c} is not null and not " + "{{ kikan.re_full('" + c + "', \""
-                               + ALPHABET + "\") }}"))
+            checks = [(r.rule_id, r.sql(c)) for r in field_rules_for(it)]
             cd = ids.get((t.std.ref, c))
             if cd:
                 checks.append(("check_digit", f"{c} is not null and not " + _check_digit_sql(cd.rule, c, city)))
@@ -250,7 +239,7 @@ def chars_ledger_sql(system: str, tables: list[ResolvedTable]) -> str:
     for t in tables:
         for ri in t.items:
             it = ri.item
-            if ri.expr is None or it.data_type != "string":
+            if ri.expr is None or not charset_applies(it):
                 continue
             c = it.column_name
             parts.append(

@@ -35,10 +35,10 @@ from .duck import attach_sql, encryption_key
 from .config import PROJECT_ROOT
 from .dbtgen import std_name
 from .mapping import Catalog, MappingSet, ResolvedTable
+from .rules import charset_applies, field_rules_for
 
 SUITES_DIR = PROJECT_ROOT / "expectations" / "suites"
 NS = uuid.UUID("6f0c7e52-3a51-4c1b-9a51-6b69616e0001")
-KATAKANA = "^[ァ-ヶー　ヽヾ]+$"
 RESULT_FORMAT = {"result_format": "SUMMARY", "partial_unexpected_count": 0, "include_unexpected_rows": False}
 
 
@@ -67,16 +67,10 @@ def suite_for(t: ResolvedTable, catalog: Catalog) -> dict:
         if it.data_type == "string":
             exps.append(_exp(name, "expect_column_value_lengths_to_be_between", {**meta, "rule": "桁数超過"},
                              column=c, max_value=it.length))
-            if it.char_class == "数字":
-                exps.append(_exp(name, "expect_column_values_to_match_regex", {**meta, "rule": "数字項目の文字種"},
-                                 column=c, regex="^[0-9]+$"))
-            if it.char_class == "カナ":
-                exps.append(_exp(name, "expect_column_values_to_match_regex", {**meta, "rule": "カナ項目の文字種"},
-                                 column=c, regex=KATAKANA))
-            if it.char_class == "漢字":
-                exps.append(_exp(name, "expect_column_values_to_not_match_regex", {**meta, "rule": "漢字項目に半角カナ"},
-                                 column=c, regex="[ｦ-ﾟ]"))
-            if it.char_class in ("漢字", "カナ"):
+            for rule in field_rules_for(it):
+                type_, regex = rule.gx_expectation()
+                exps.append(_exp(name, type_, {**meta, "rule": rule.gx_label}, column=c, regex=regex))
+            if charset_applies(it):
                 # each distinct value is split once (names and addresses repeat), then its rows are found.
                 # {batch} takes no alias: GX substitutes it as "(<batch query>) AS subselect"
                 query = ("select * from {batch} where " + c + " in (select d.v from (select distinct " + c

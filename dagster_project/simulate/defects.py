@@ -42,7 +42,10 @@ def expand_targets(spec: dict, project, systems: list[str]) -> dict:
       宛名 refers to the register unless it is a 住登外 row, which is the member);
     - ``every_check_digit:<rule>``: every legacy field feeding a standard column whose values
       carry that check digit (``mynumber``, ``hojin``, ``juminhyo``);
-    - ``every_key``: every legacy file (its declared ``key``).
+    - ``every_key``: every legacy file (its declared ``key``);
+    - ``every_csv_field``: every text, kana and alphabet field of every CSV file (its declared
+      byte length). Codes, dates and amounts are rendered from labels and numbers, and digits are
+      checked for form at extraction; the unit tests of the extractor plant those by hand.
 
     The places come from the same data the pipeline reads; what is planted there, and where,
     is decided here and written to the manifest, which the pipeline never reads."""
@@ -81,6 +84,9 @@ def expand_targets(spec: dict, project, systems: list[str]) -> dict:
                     places.append(".".join(f))
         elif tg == "every_key":
             places = [f"{s}.{lf.table}" for s in systems for lf in project.layouts[s].files]
+        elif tg == "every_csv_field":
+            places = [f"{s}.{lf.table}.{f.name}" for s in systems for lf in project.layouts[s].files
+                      if lf.format == "csv" for f in lf.fields if f.type in ("text", "kana", "alpha")]
         else:
             raise ValueError(f"defects.yaml {cls}: unknown targets word {tg!r}")
         out[cls] = {**body, "targets": sorted(set(places))}
@@ -162,6 +168,31 @@ def plant_population(pop: Population, pl_: Planter) -> None:
     for attr in ("persons", "history"):
         df = getattr(pop, attr)
         setattr(pop, attr, df.with_columns(pl.col("atena_no").replace(mapping)))
+    _plant_setai(pop, pl_)
+
+
+def _plant_setai(pop: Population, pl_: Planter) -> None:
+    """世帯番号 issued with a wrong check digit: the same wrong number for every member, in every
+    system that holds the household's number."""
+    if "invalid_setai_no" not in pl_.spec:
+        return
+    households = pop.persons.filter(pl.col("resident"))["setai_no"].unique(maintain_order=True).to_list()
+    k = pl_.n("invalid_setai_no", len(households))
+    if not k:
+        return
+    rng = pl_.rng("invalid_setai_no")
+    existing = set(pop.persons["setai_no"].to_list())
+    mapping = {}
+    for i in np.sort(rng.choice(len(households), k, replace=False)).tolist():
+        old = households[i]
+        for bump in range(1, 10):
+            new = old[:-1] + str((int(old[-1]) + bump) % 10)
+            if new not in existing:
+                break
+        existing.add(new)
+        mapping[old] = new
+        pl_.note("invalid_setai_no", "*", "*", "setai_no", None, setai_no=new)
+    pop.persons = pop.persons.with_columns(pl.col("setai_no").replace(mapping))
 
 
 def plant_logical(frames: dict[str, dict[str, pl.DataFrame]], layouts: dict[str, Layout],
@@ -294,6 +325,13 @@ def plant_logical(frames: dict[str, dict[str, pl.DataFrame]], layouts: dict[str,
     replace_values("halfwidth_kana", "hankaku",
                    lambda v, i, a, f: fit(("ｺｰﾎﾟ" + v) if f.name == "katagaki" else v.replace("大阪府", "ｵｵｻｶﾌ", 1), f.length))
     replace_values("missing_required", "missing", lambda v, i, a, f: "")
+
+    def pad_over(v: str, f) -> str:
+        # blanks past the declared bytes: the extractor measures the value as stored, staging trims
+        # it, so the one finding is 桁数超過（現行定義） and the value itself migrates unchanged
+        return v + " " * (f.length + 1 - len(v.encode("cp932", errors="replace")))
+    replace_values("csv_overlong", "csv_overlong", lambda v, i, a, f: pad_over(v, f),
+                   length=lambda v, a, f: f.length)
 
     # duplicates last: a copy of a clean row, right after it
     for sys_, t, _, _ in targets("duplicate_key"):

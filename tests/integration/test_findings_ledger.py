@@ -11,6 +11,7 @@ import pytest
 
 from dagster_project.lib.mapping import load_mappings
 from dagster_project.lib.references import checked_ids
+from dagster_project.lib.rules import GX_LABELS
 
 pytestmark = pytest.mark.slow
 
@@ -21,11 +22,11 @@ RULE_OF = {
     "unmapped_code": "unmapped_code", "impossible_date": "date_invalid", "overlong_value": "over_length",
     "halfwidth_kana": "hankaku_kana", "truncated_record": "quarantined", "overlong_record": "quarantined",
     "undecodable_bytes": "quarantined", "missing_required": "required_missing",
-    "wrong_person_mynumber": "mynumber_link", "unidentified_gaiji": "charset",
+    "wrong_person_mynumber": "mynumber_link", "unidentified_gaiji": "charset", "csv_overlong": "legacy_overlong",
 }
 # rules whose every record in the ledger must have been planted (nothing occurs naturally)
 EXACT = {"duplicate_key", "orphan_reference", "orphan_cascade", "check_digit", "unmapped_code", "date_invalid",
-         "over_length", "hankaku_kana", "quarantined"}
+         "over_length", "hankaku_kana", "quarantined", "legacy_overlong"}
 
 
 @pytest.fixture(scope="module")
@@ -78,8 +79,9 @@ def expected_findings(manifest, mappings, project, query, db):
         exp[(rule, d["system"], d["table"])].add(d["record_no"])
         if d["class"] == "duplicate_key":          # the copy follows the record it copies
             exp[(rule, d["system"], d["table"])].add(d["record_no"] - 1)
-    # 宛名番号 issued with a wrong check digit: every record holding one, wherever it is checked
-    bad = sorted(d["atena_no"] for d in manifest["defects"] if d["class"] == "invalid_atena_no")
+    # 宛名番号 and 世帯番号 issued with a wrong check digit: every record holding one, wherever checked
+    bad = sorted([d["atena_no"] for d in manifest["defects"] if d["class"] == "invalid_atena_no"]
+                 + [d["setai_no"] for d in manifest["defects"] if d["class"] == "invalid_setai_no"])
     by_ref = {t.std.ref: t for t in mappings.tables}
     for c in checked_ids(mappings.references, mappings.catalog):
         if c.rule != "atena" or not bad:
@@ -108,8 +110,8 @@ def expected_findings(manifest, mappings, project, query, db):
     return exp
 
 
-def test_every_planted_key_defect_place_is_covered(extracted_city, mappings):
-    """The simulator planted at every declared key, reference and check-digit identifier."""
+def test_every_planted_key_defect_place_is_covered(extracted_city, mappings, project):
+    """The simulator planted at every declared key, reference, check-digit identifier and CSV text field."""
     manifest = extracted_city["manifest"]
     places = defaultdict(set)
     for d in manifest["defects"]:
@@ -120,6 +122,10 @@ def test_every_planted_key_defect_place_is_covered(extracted_city, mappings):
     assert len({(s, t) for s, t, _ in places["duplicate_key"]}) == sum(
         len(extracted_city["manifest"]["systems"][s]) for s in extracted_city["manifest"]["systems"])
     assert len(places["invalid_mynumber"]) >= 8 and places["invalid_juminhyo_cd"]
+    assert places["invalid_setai_no"] and places["invalid_atena_no"]
+    csv_fields = {(s, lf.table, f.name) for s in manifest["systems"] for lf in project.layouts[s].files
+                  if lf.format == "csv" for f in lf.fields if f.type in ("text", "kana", "alpha")}
+    assert places["csv_overlong"] == csv_fields
 
 
 def test_the_ledger_lists_exactly_the_planted_records(extracted_city, mappings, project, query, ledger):
@@ -170,9 +176,8 @@ def test_the_ledger_holds_no_personal_value(extracted_city, query):
     assert not values & personal
 
 
-# GX rule (expectation meta.rule) -> the ledger rule that defines the same check
-GX_RULE = {"主キー重複": "duplicate_key", "コード表にないコード値": "code_not_in_table",
-           "カナ項目の文字種": "kana_rule", "漢字項目に半角カナ": "hankaku_kana", "行政事務標準文字にない文字": "charset"}
+# GX rule (expectation meta.rule) -> the ledger rule: both generated from lib/rules.py
+GX_RULE = GX_LABELS
 
 
 def test_great_expectations_counts_equal_the_ledger(extracted_city, mappings, query):
