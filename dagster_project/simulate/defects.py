@@ -322,8 +322,13 @@ def plant_logical(frames: dict[str, dict[str, pl.DataFrame]], layouts: dict[str,
     replace_values("overlong_value", "overlong",
                    lambda v, i, a, f: f"SAKAI INTERNATIONAL RESIDENCE EAST TOWER {i % 10000:04d} ROOM 1203"[:f.length],
                    length=lambda v, a, f: len(v))
-    replace_values("halfwidth_kana", "hankaku",
-                   lambda v, i, a, f: fit(("ｺｰﾎﾟ" + v) if f.name == "katagaki" else v.replace("大阪府", "ｵｵｻｶﾌ", 1), f.length))
+    def hankaku(v: str, f) -> str:
+        # every planted value must really hold half-width kana: an address outside 大阪府 (a 住登外
+        # person's, found at 817k) gets it in front, as 方書 does
+        if f.name != "katagaki" and "大阪府" in v:
+            return fit(v.replace("大阪府", "ｵｵｻｶﾌ", 1), f.length)
+        return fit("ｺｰﾎﾟ" + v, f.length)
+    replace_values("halfwidth_kana", "hankaku", lambda v, i, a, f: hankaku(v, f))
     replace_values("missing_required", "missing", lambda v, i, a, f: "")
 
     def pad_over(v: str, f) -> str:
