@@ -78,21 +78,73 @@ def ensure_spark() -> None:
 
 
 BROWSER_PACKAGES = ["chromium", "fonts-noto-cjk"]   # Debian's; the overview test drives it with playwright-core
+FONT_PACKAGES = ["fonts-ipamj-mincho"]   # Debian's IPAmj明朝: the 外字同定リスト draws characters in it
+_apt_updated = False
+
+
+def _can_apt() -> str | None:
+    """apt-get's path when this process may install Debian packages (root), else None."""
+    apt = shutil.which("apt-get")
+    if apt is None or not hasattr(os, "geteuid") or os.geteuid() != 0:
+        return None
+    return apt
+
+
+def _apt_install(apt: str, packages: list[str], check: bool = True) -> bool:
+    """``apt-get install`` (after one ``apt-get update`` per process); False if it failed."""
+    global _apt_updated
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    if not _apt_updated:
+        if subprocess.run([apt, "-qq", "update"], check=check, env=env).returncode != 0:
+            return False
+        _apt_updated = True
+    return subprocess.run([apt, "-qq", "install", "-y", "--no-install-recommends", *packages],
+                          check=check, env=env).returncode == 0
 
 
 def ensure_browser() -> None:
     """Chromium and a Japanese font for the overview's browser test, from Debian's packages."""
     if Path(os.environ.get("CHROMIUM", "/usr/bin/chromium")).exists():
         return
-    apt = shutil.which("apt-get")
-    if apt is None or not hasattr(os, "geteuid") or os.geteuid() != 0:
+    apt = _can_apt()
+    if apt is None:
         print("warning: /usr/bin/chromium is missing and cannot be installed here (needs apt-get as root): "
               f"install {' '.join(BROWSER_PACKAGES)}, or the browser test fails", flush=True)
         return
     print(f"installing Debian's {' '.join(BROWSER_PACKAGES)} for the browser test ...", flush=True)
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    subprocess.run([apt, "-qq", "update"], check=True, env=env)
-    subprocess.run([apt, "-qq", "install", "-y", "--no-install-recommends", *BROWSER_PACKAGES], check=True, env=env)
+    _apt_install(apt, BROWSER_PACKAGES)
+
+
+def _glyph_font() -> Path | None:
+    """IPAmj明朝's file where lib/glyphs.py looks for it ($KIKAN_GLYPH_FONT, the font folders)."""
+    if os.environ.get("KIKAN_GLYPH_FONT"):
+        p = Path(os.environ["KIKAN_GLYPH_FONT"])
+        return p if p.is_file() else None
+    for d in (Path("/usr/share/fonts"), Path("/usr/local/share/fonts")):
+        found = sorted(d.rglob("ipamjm*.ttf")) if d.is_dir() else []
+        if found:
+            return found[0]
+    return None
+
+
+def ensure_fonts() -> None:
+    """IPAmj明朝 (Debian's fonts-ipamj-mincho) for the characters drawn in the 外字同定リスト; without
+    it the pipeline still runs and the list says the character cannot be drawn."""
+    if _glyph_font() is not None:
+        return
+    if os.environ.get("KIKAN_GLYPH_FONT"):
+        print(f"warning: KIKAN_GLYPH_FONT={os.environ['KIKAN_GLYPH_FONT']} is not a file: "
+              "the 外字同定リスト cannot draw characters", flush=True)
+        return
+    apt = _can_apt()
+    why = "cannot be installed here (needs apt-get as root)"
+    if apt is not None:
+        print(f"installing Debian's {' '.join(FONT_PACKAGES)} (IPAmj明朝) for the 外字同定リスト ...", flush=True)
+        if _apt_install(apt, FONT_PACKAGES, check=False) and _glyph_font() is not None:
+            return
+        why = "could not be installed (apt-get failed)"
+    print(f"warning: IPAmj明朝 is missing and {why}: install {' '.join(FONT_PACKAGES)} or set "
+          "KIKAN_GLYPH_FONT, else the 外字同定リスト cannot draw characters", flush=True)
 
 
 def _env() -> dict[str, str]:
@@ -126,6 +178,8 @@ def main(args: list[str]) -> int:
         return 0
     if cmd in ("test", "spark"):
         ensure_spark()
+    if cmd in ("demo", "run", "test"):
+        ensure_fonts()
     if cmd == "test":
         ensure_browser()
         return run([str(BIN / "pytest"), *rest])
