@@ -1,20 +1,21 @@
-"""Per-system reports for the system owner (Excel and HTML, in Japanese): the gap report and
-the 外字同定リスト. One builder, two kinds; metadata carries counts and paths only."""
+"""Per-system reports for the system owner (Excel and HTML, in Japanese): the gap report, the
+外字同定リスト, and the owner's workbook (every finding out, every decision back in), written
+after the gate so its cover shows where the system stands. Metadata carries counts and paths only.
+
+An owner's decision file with a mistake does not stop anything here: the workbook's cover and the
+system's gate say what is wrong (one owner's mistake never stops the others)."""
 
 import dagster as dg
 
+from ...lib import gatelog
 from ...lib.config import cached_project
-from ...lib.decisions import load_decisions
 from ...lib.extract_assets import WarehouseResource
-from ...lib.gaiji_workflow import build_gaiji_list, load_gaiji_decisions
+from ...lib.gaiji_workflow import build_gaiji_list
 from ...lib.gap_report import build_report
+from ...lib.owner_workbook import build_owner_workbook
+from ..readiness import ReadinessResource
 
 project = cached_project()
-
-# a wrong decision file fails when the definitions load, naming file, line and field
-load_gaiji_decisions(project)
-for _s in project.city.systems:
-    load_decisions(_s.id, project.root)
 
 
 def _report_asset(system: str, name: str, deps: list[dg.AssetKey], description: str, build):
@@ -51,4 +52,31 @@ def _assets_for(system: str):
         build_gaiji_list)
 
 
-defs = dg.Definitions(assets=[a for s in project.city.systems for a in _assets_for(s.id)])
+def _owner_workbook_asset(system: str) -> dg.AssetsDefinition:
+    s = project.city.system(system)
+
+    @dg.asset(
+        key=dg.AssetKey(["reports", f"owner_workbook_{system}"]),
+        group_name=system,
+        deps=[dg.AssetKey(["readiness", f"gate_{system}"])],
+        kinds={"excel", "html"},
+        description=(f"{s.name}の移行確認ブック（{system}_移行確認.xlsx と HTML）: 表紙（判定基準ごとの状況・残作業）と、"
+                     "仕様差異・データ差異・キー違反・個人番号紐付け確認・外字同定・突合結果・対象レコード一覧。"
+                     "所管課が記入して kikan decisions import で取り込むと次回の実行で反映される。"),
+        tags={"system": system, "layer": "reports"},
+    )
+    def _workbook(warehouse: WarehouseResource, readiness: ReadinessResource) -> dg.MaterializeResult:
+        history = gatelog.read_history(readiness.state_path, system)
+        counts = build_owner_workbook(project, warehouse.db_path, system, warehouse.reports_path / system,
+                                      gate=history[-1] if history else None, owner_root=readiness.owner_path)
+        return dg.MaterializeResult(metadata={
+            "path_xlsx": dg.MetadataValue.path(counts.pop("xlsx")),
+            "path_html": dg.MetadataValue.path(counts.pop("html")),
+            **counts,
+        })
+
+    return _workbook
+
+
+defs = dg.Definitions(assets=[a for s in project.city.systems for a in _assets_for(s.id)]
+                      + [_owner_workbook_asset(s.id) for s in project.city.systems])
