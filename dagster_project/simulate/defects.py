@@ -22,6 +22,7 @@ import polars as pl
 import yaml
 
 from ..lib.checkdigits import m11_check_digit
+from ..lib.textcodec import to_halfwidth_kana
 from ..lib.config import Layout
 from .population import Population, rng_for
 from .render import DATA, system_gaiji
@@ -333,8 +334,10 @@ def plant_logical(frames: dict[str, dict[str, pl.DataFrame]], layouts: dict[str,
 
     def pad_over(v: str, f) -> str:
         # blanks past the declared bytes: the extractor measures the value as stored, staging trims
-        # it, so the one finding is 桁数超過（現行定義） and the value itself migrates unchanged
-        return v + " " * (f.length + 1 - len(v.encode("cp932", errors="replace")))
+        # it, so the one finding is 桁数超過（現行定義） and the value itself migrates unchanged.
+        # Measured as the file will hold it (a half-width kana field is rendered half-width).
+        stored = to_halfwidth_kana(v) if f.type == "kana" and f.width == "half" else v
+        return v + " " * (f.length + 1 - len(stored.encode("cp932", errors="replace")))
     replace_values("csv_overlong", "csv_overlong", lambda v, i, a, f: pad_over(v, f),
                    length=lambda v, a, f: f.length)
 
