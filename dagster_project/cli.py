@@ -5,6 +5,8 @@
     kikan run [--system ID ...]             run the main job (or one system's assets) on the
                                             exports already in place
     kikan simulate ...                      the legacy-city simulator (see --help)
+    kikan decisions import FILE.xlsx        read an owner's filled workbook back into mappings/
+    kikan decisions import-inbox [DIR]      the same for every workbook dropped in DIR (var/inbox)
 
 What it prints is counts and paths: never a value from the data.
 """
@@ -222,6 +224,57 @@ def cmd_export_catalog(a) -> int:
     return 0
 
 
+def _decisions_db(a) -> Path | None:
+    """--db, else the default warehouse when there is one (the importer says when it checked nothing)."""
+    if a.db is not None:
+        if not a.db.exists():
+            from .lib.owner_import import ImportUserError
+
+            raise ImportUserError(f"倉庫がありません: {a.db}")
+        return a.db
+    db = default_warehouse_path()
+    return db if db.exists() else None
+
+
+def cmd_decisions_import(a) -> int:
+    """0: every row taken; 1: some rows rejected (the others applied); 2: the file cannot be imported."""
+    from .lib.config import mappings_dir
+    from .lib.owner_import import ImportUserError, format_result, import_workbook
+
+    try:
+        result = import_workbook(a.xlsx, mappings_dir(), _decisions_db(a), system=a.system, dry_run=a.dry_run)
+    except ImportUserError as exc:
+        print(f"取り込めません: {exc}", file=sys.stderr)
+        return 2
+    print(format_result(result))
+    return 0 if result.ok else 1
+
+
+def cmd_decisions_inbox(a) -> int:
+    """0: every workbook taken whole; 1: some file or row rejected; 2: no such folder."""
+    from .lib.config import mappings_dir
+    from .lib.owner_import import ImportUserError, format_result, import_inbox
+
+    inbox = a.dir or default_var_dir() / "inbox"
+    if a.dir is None:
+        inbox.mkdir(parents=True, exist_ok=True)
+    try:
+        items = import_inbox(inbox, mappings_dir(), _decisions_db(a), dry_run=a.dry_run)
+    except ImportUserError as exc:
+        print(f"取り込めません: {exc}", file=sys.stderr)
+        return 2
+    if not items:
+        print(f"受付フォルダ {inbox} に取り込むブック（*.xlsx）はありません")
+    for it in items:
+        print(f"== {it.file.name}" + (f" → {it.moved_to}" if it.moved_to else ""))
+        print(format_result(it.result) if it.result else f"取り込めません: {it.error}")
+        print()
+    good = sum(1 for it in items if it.ok)
+    if items:
+        print(f"{len(items)} ファイル中 すべて反映 {good}、却下を含む {len(items) - good}")
+    return 0 if good == len(items) else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "bench":
@@ -265,6 +318,19 @@ def main(argv: list[str] | None = None) -> int:
     ce = sub.add_parser("export-catalog", help="write the current catalog as a 基本データリスト-shaped .xlsx")
     ce.add_argument("xlsx", type=Path)
     ce.set_defaults(fn=cmd_export_catalog)
+    dc = sub.add_parser("decisions", help="owners' decisions: read filled workbooks (<system>_移行確認.xlsx) back")
+    dsub = dc.add_subparsers(dest="decisions_cmd", required=True)
+    di = dsub.add_parser("import", help="import one workbook into mappings/ (exit 0 all taken, 1 rows rejected, 2 error)")
+    di.add_argument("xlsx", type=Path)
+    di.add_argument("--system", help="the system the workbook must be for (else its cover says)")
+    di.add_argument("--dry-run", action="store_true", help="check and report, write nothing")
+    di.add_argument("--db", type=Path, default=None, help="warehouse to check against (default: var/warehouse.duckdb)")
+    di.set_defaults(fn=cmd_decisions_import)
+    dn = dsub.add_parser("import-inbox", help="import every *.xlsx of DIR, then move it to DIR/done or DIR/rejected")
+    dn.add_argument("dir", type=Path, nargs="?", default=None, help="the inbox folder (default: var/inbox)")
+    dn.add_argument("--dry-run", action="store_true", help="check and report, write and move nothing")
+    dn.add_argument("--db", type=Path, default=None, help="warehouse to check against (default: var/warehouse.duckdb)")
+    dn.set_defaults(fn=cmd_decisions_inbox)
     a = ap.parse_args(argv)
     if getattr(a, "today", None):
         os.environ["KIKAN_TODAY"] = a.today

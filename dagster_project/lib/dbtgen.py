@@ -13,7 +13,6 @@ __<table>`` (the standard layout, contract enforced) and ``gaps_<system>__{items
 
 from __future__ import annotations
 
-import csv
 import hashlib
 from collections import defaultdict
 from pathlib import Path
@@ -82,16 +81,15 @@ def split_chars_macro() -> str:
 
 # --------------------------------------------------------------------------- staging
 
-def _gaiji_decisions(root: Path) -> dict[str, list[tuple[str, str]]]:
-    """system -> [(PUA character, standard character)] from mappings/gaiji/decisions.csv."""
-    path = root / "gaiji" / "decisions.csv"
+def _gaiji_decisions(root: Path, systems) -> dict[str, list[tuple[str, str]]]:
+    """system -> [(PUA character, standard character)] from mappings/gaiji/decisions.csv: the rows
+    that validate (a mistaken row is left out and named by that system's gate, never a stopped run)."""
+    from .gaiji_workflow import load_gaiji_decisions_checked
+
     out: dict[str, list[tuple[str, str]]] = defaultdict(list)
-    if not path.exists():
-        return out
-    with path.open(encoding="utf-8", newline="") as fh:
-        for r in csv.DictReader(fh):
-            if r["decision"] in ("同定", "縮退") and r["character"]:
-                out[r["system"]].append((bytes.fromhex(r["code"]).decode("cp932"), r["character"]))
+    for d in load_gaiji_decisions_checked(systems, root)[0]:
+        if d.decision in ("同定", "縮退") and d.character:
+            out[d.system].append((bytes.fromhex(d.code).decode("cp932"), d.character))
     return out
 
 
@@ -486,7 +484,7 @@ def sources_yml(project: Project) -> dict:
 def render_all(project: Project, mappings: MappingSet) -> dict[Path, str]:
     """Every generated file, relative to the dbt project, and its content."""
     files: dict[Path, str] = {}
-    decisions = _gaiji_decisions(project.root)
+    decisions = _gaiji_decisions(project.root, [s.id for s in project.city.systems])
     files[GEN_MACROS / "kana.sql"] = kana_macro()
     files[GEN_MACROS / "charsql.sql"] = split_chars_macro()
     files[GEN_MODELS / "sources.yml"] = yaml.safe_dump(sources_yml(project), allow_unicode=True, sort_keys=False)

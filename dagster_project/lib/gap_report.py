@@ -23,7 +23,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 
 from .duck import open_warehouse
 from .config import PROJECT_ROOT, Project
-from .decisions import DECISIONS, load_decisions, reconcile
+from .decisions import DECISIONS, NOT_NEEDED, TWIN, gap_status, load_decisions_checked, needing_decision, reconcile
 
 STATUS_JA = {"mapped": "対応済", "partial": "一部対応", "no_source": "移行元なし"}
 
@@ -82,13 +82,23 @@ def build_report(project: Project, db: Path, system: str, out_dir: Path, now: dt
     sysconf = project.city.system(system)
     kinds = gap_kinds()
     d = read_gaps(db, system)
-    rec = reconcile(d.gap_ids, load_decisions(system, project.root))
+    # an owner's mistaken decision file is named here and by the gate, never a stopped run
+    decisions, decision_errors = load_decisions_checked(system, project.root)
+    rec = reconcile(d.gap_ids, decisions, needing_decision(d.spec, d.data))
+    status = gap_status(d.spec, d.data, rec.decided)
     bname = {b.id: b.name for b in project.city.businesses}
     tname = {(i["business_id"], i["table_id"]): i["table_name"] for i in d.items}
 
     def decision_cols(gid):
         dec = rec.decided.get(gid)
-        return [dec.decision, dec.reason, dec.decided_by, dec.decided_on.isoformat()] if dec else ["", "", "", ""]
+        if dec:
+            return [dec.decision, dec.reason, dec.decided_by, dec.decided_on.isoformat()]
+        st = status.get(gid)
+        if st == NOT_NEEDED:
+            return ["（決定不要）", "該当するレコードがない", "", ""]
+        if st == TWIN:
+            return ["（仕様差異で決定）", "コード値ごとの仕様差異の決定を適用", "", ""]
+        return ["", "", "", ""]
 
     item_header = ["業務", "標準テーブル", "項目ID", "項目名", "型", "桁数", "必須", "対応状況", "移行元テーブル",
                    "移行元項目（系譜）", "変換式", "コード対応表", "備考"]
@@ -150,6 +160,7 @@ def build_report(project: Project, db: Path, system: str, out_dir: Path, now: dt
         ("対応方針 決定済み", len(rec.decided)),
         ("対応方針 未決定", len(rec.open)),
         ("古い決定（該当する差異なし）", len(rec.stale)),
+        *[("決定ファイルの誤り", e) for e in decision_errors],
     ]
 
     out_dir = Path(out_dir)
@@ -166,6 +177,7 @@ def build_report(project: Project, db: Path, system: str, out_dir: Path, now: dt
         "spec_gaps": len(d.spec), "data_gaps": len(d.data),
         "data_gap_records": sum(v[1] for v in data_by_kind.values()),
         "decided": len(rec.decided), "open": len(rec.open), "stale": len(rec.stale),
+        "decision_file_errors": len(decision_errors),
         "finding_records": len(d.findings),
     }
 

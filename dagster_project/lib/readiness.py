@@ -21,8 +21,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .duck import open_warehouse
 from .config import PROJECT_ROOT, ConfigError, Project, _build, _read_yaml, read_csv_models
-from .decisions import DecisionFile, load_decisions, reconcile
-from .gaiji_workflow import load_gaiji_decisions
+from .decisions import (DecisionFile, OwnerDate, check_yaml_model, display_path, load_decisions_checked,
+                        needing_decision, read_csv_checked, reconcile)
+from .gaiji_workflow import load_gaiji_decisions_checked, problems_for
 from .textcodec import PUA_RE, pua_to_sjis
 
 Outcome = Literal["GO", "CONDITIONAL", "NO-GO"]
@@ -86,7 +87,7 @@ class SignOff(BaseModel):
     system: str
     signed_by: str = Field(min_length=1)
     role: str = Field(min_length=1)
-    signed_on: dt.date
+    signed_on: OwnerDate
     statement: str = ""
 
 
@@ -100,13 +101,24 @@ def load_signoff(root: Path, system: str) -> SignOff | None:
     return s
 
 
+def load_signoff_checked(root: Path, system: str) -> tuple[SignOff | None, list[str]]:
+    """The sign-off, or None and Japanese messages (file, line) when it cannot be read."""
+    path = Path(root) / system / "signoff.yaml"
+    if not path.exists():
+        return None, []
+    s, errors = check_yaml_model(path, SignOff, root)
+    if s is not None and s.system != system:
+        return None, [f"{display_path(path, root)} 1行目 system: フォルダは {system} ですが「{s.system}」と書かれています"]
+    return s, errors
+
+
 class MyNumberReview(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     std_ref: str
     atena_no: str
     result: Literal["本人確認済", "修正済", "修正予定"]
     reviewed_by: str = Field(min_length=1)
-    reviewed_on: dt.date
+    reviewed_on: OwnerDate
 
 
 REVIEW_FIELDS = ["std_ref", "atena_no", "result", "reviewed_by", "reviewed_on"]
@@ -118,6 +130,23 @@ def load_mynumber_reviews(root: Path, system: str) -> dict[tuple[str, str], MyNu
     if not path.exists():
         return {}
     return {(r.std_ref, r.atena_no): r for _, r in read_csv_models(path, MyNumberReview, REVIEW_FIELDS)}
+
+
+def load_mynumber_reviews_checked(root: Path, system: str) -> tuple[dict[tuple[str, str], MyNumberReview], list[str]]:
+    """The reviews that can be read, and a Japanese message (file, line, column) per mistake."""
+    path = Path(root) / system / "mynumber_reviews.csv"
+    shown = display_path(path, root)
+    rows, errors = read_csv_checked(path, MyNumberReview, REVIEW_FIELDS, shown)
+    out: dict[tuple[str, str], MyNumberReview] = {}
+    first: dict[tuple[str, str], int] = {}
+    for line, r in rows:
+        k = (r.std_ref, r.atena_no)
+        if k in first:
+            errors.append(f"{shown} {line}行目 atena_no: {r.std_ref} の {r.atena_no} の確認が {first[k]}行目にもあります")
+            continue
+        first[k] = line
+        out[k] = r
+    return out, errors
 
 
 # ---------------------------------------------------------------- evaluation
@@ -176,22 +205,33 @@ class Ctx:
         self.project, self.con, self.system = project, con, system
         self.owner_root, self.as_of, self.history, self.gate = Path(owner_root), as_of, history, gate
         self.missing: list[str] = []
-        self._gap_ids: dict[str, list[str]] | None = None
+        self._gap_rows: dict[str, list[dict]] | None = None
         self._decisions: DecisionFile | None = None
+        self.decision_errors: list[str] = []
 
     @property
     def decisions(self) -> DecisionFile:
-        """The owner's gap decisions, read once per evaluation."""
+        """The owner's gap decisions that can be read, once per evaluation; the mistakes (Japanese,
+        file and line) are kept in ``decision_errors`` and fail ギャップの対応方針決定, never the run."""
         if self._decisions is None:
-            self._decisions = load_decisions(self.system, self.owner_root)
+            self._decisions, self.decision_errors = load_decisions_checked(self.system, self.owner_root)
         return self._decisions
+
+    def gap_rows(self, kind: str) -> list[dict]:
+        """``gap_id``, ``gap_kind``, ``record_count`` of the system's gaps of ``kind`` (spec or data)."""
+        if self._gap_rows is None:
+            self._gap_rows = {k: [dict(zip(("gap_id", "gap_kind", "record_count"), r)) for r in self.rows(
+                "gaps", f"gaps_{self.system}__{k}", "select gap_id, gap_kind, record_count from {t}")]
+                for k in ("spec", "data")}
+        return self._gap_rows[kind]
 
     def gap_ids(self, kind: str | None = None) -> list[str]:
         """Gap ids of the system (``kind`` spec or data; both when None), read once per evaluation."""
-        if self._gap_ids is None:
-            self._gap_ids = {k: [r[0] for r in self.rows("gaps", f"gaps_{self.system}__{k}", "select gap_id from {t}")]
-                             for k in ("spec", "data")}
-        return self._gap_ids[kind] if kind else self._gap_ids["spec"] + self._gap_ids["data"]
+        return [g["gap_id"] for k in ((kind,) if kind else ("spec", "data")) for g in self.gap_rows(k)]
+
+    def needing(self) -> list[str]:
+        """The gap ids that need an owner's decision (:func:`.decisions.needing_decision`)."""
+        return needing_decision(self.gap_rows("spec"), self.gap_rows("data"))
 
     def exists(self, schema: str, table: str) -> bool:
         return bool(self.con.execute(
@@ -296,25 +336,39 @@ def ev_mynumber_reviewed(ctx: Ctx, cfg: CriterionConfig):
         return 0, "紐付け点検の対象テーブルなし（住民記録は照合の基準）"
     rows = ctx.con.execute(
         f'select std_ref, atena_no from conformance."conf_{s}__mynumber_audit" where audit_class <> \'4/4\'').fetchall()
-    reviews = load_mynumber_reviews(ctx.owner_root, s)
+    reviews, errors = load_mynumber_reviews_checked(ctx.owner_root, s)
     open_ = [r for r in rows if (r[0], r[1]) not in reviews]
-    return len(open_), f"4情報の一致しない紐付け {len(rows)} 件、うち未確認 {len(open_)} 件"
+    ev = f"4情報の一致しない紐付け {len(rows)} 件、うち未確認 {len(open_)} 件" + _file_errors(errors)
+    return len(open_) + len(errors), ev
+
+
+def _file_errors(errors: list[str], shown: int = 3) -> str:
+    """The evidence an owner's mistaken file adds to a criterion (the messages name file and line)."""
+    if not errors:
+        return ""
+    more = f" ほか {len(errors) - shown} 件" if len(errors) > shown else ""
+    return f"、記入ファイルの誤り {len(errors)} 件: " + "／".join(errors[:shown]) + more
 
 
 def ev_gaps_decided(ctx: Ctx, cfg: CriterionConfig):
     ids = ctx.gap_ids()
-    rec = reconcile(ids, ctx.decisions)
+    need = ctx.needing()
+    rec = reconcile(ids, ctx.decisions, need)
     ev = f"ギャップ {len(ids)} 件中 対応方針未決定 {len(rec.open)} 件"
+    if len(need) < len(ids):
+        ev += f"（決定不要 {len(ids) - len(need)} 件: 該当レコードなし・仕様差異の決定で対応）"
     if rec.stale:
         ev += f"、該当のない対応方針 {len(rec.stale)} 件"
-    return len(rec.open), ev
+    ev += _file_errors(ctx.decision_errors)
+    return len(rec.open) + len(ctx.decision_errors), ev
 
 
 def ev_gaiji_identified(ctx: Ctx, cfg: CriterionConfig):
     s = ctx.system
     rows = ctx.rows("conformance", f"conf_{s}__chars", "select distinct ch, codepoints from {t}")
-    decided = {d.code for d in load_gaiji_decisions(ctx.project, ctx.owner_root)
-               if d.system == s and d.decision in ("同定", "縮退")}
+    gaiji, problems = load_gaiji_decisions_checked(ctx.project, ctx.owner_root)
+    errors = problems_for(problems, s)
+    decided = {d.code for d in gaiji if d.system == s and d.decision in ("同定", "縮退")}
     pua, other = [], []
     for ch, cps in rows:
         if PUA_RE.fullmatch(ch):
@@ -325,8 +379,8 @@ def ev_gaiji_identified(ctx: Ctx, cfg: CriterionConfig):
     ev = f"未同定の外字 {len(pua)} 字"
     if pua:
         ev += f"（外字コード {', '.join(sorted(pua)[:5])}{' ほか' if len(pua) > 5 else ''}）"
-    ev += f"、標準外の文字 {len(other)} 字"
-    return len(pua) + len(other), ev
+    ev += f"、標準外の文字 {len(other)} 字" + _file_errors(errors)
+    return len(pua) + len(other) + len(errors), ev
 
 
 def ev_rehearsals(ctx: Ctx, cfg: CriterionConfig, data_passed: bool = False):
@@ -336,7 +390,9 @@ def ev_rehearsals(ctx: Ctx, cfg: CriterionConfig, data_passed: bool = False):
 
 
 def ev_signoff(ctx: Ctx, cfg: CriterionConfig):
-    s = load_signoff(ctx.owner_root, ctx.system)
+    s, errors = load_signoff_checked(ctx.owner_root, ctx.system)
+    if errors:
+        return 1, "承認ファイルを読めません: " + "／".join(errors[:3])
     if s is None:
         return 1, f"承認ファイルなし（mappings/{ctx.system}/signoff.yaml）"
     if s.signed_on > ctx.as_of:
@@ -387,7 +443,7 @@ def figures(ctx: Ctx) -> dict:
     f["standard_rows"] = int(std_rows)
     f["spec_gaps"] = len(ctx.gap_ids("spec"))
     f["data_gaps"] = len(ctx.gap_ids("data"))
-    f["open_gaps"] = len(reconcile(ctx.gap_ids(), ctx.decisions).open)
+    f["open_gaps"] = len(reconcile(ctx.gap_ids(), ctx.decisions, ctx.needing()).open)
     c = ctx.rows("conformance", f"conf_{s}__findings", "select coalesce(sum(violations), 0) from {t}")
     f["conformance_violations"] = int(c[0][0]) if c else 0
     return f

@@ -145,7 +145,10 @@ def test_each_system_lands_in_its_state_on_the_gate_date(gated):
     assert cond["outcome"] == "CONDITIONAL"
     assert [c["id"] for c in cond["criteria"] if not c["passed"]] == ["signoff"]
     go = _history(gated, GO)[-1]
-    assert go["outcome"] == "GO" and next(c for c in go["criteria"] if c["id"] == "rehearsals")["value"] == 3
+    # every rehearsal of 国民年金 passed, the first full run too: its one gap in the clean city is a
+    # code value no record holds, which needs no decision (decisions.needing_decision)
+    assert go["outcome"] == "GO" and next(c for c in go["criteria"] if c["id"] == "rehearsals")["value"] \
+        == len(_history(gated, GO)) >= 3
     e = by_system[GO]
     assert e["kind"] == "初回判定" and e["as_of"] == "2026-12-05" and e["gate_date"] == "2026-12-05"
     assert e["input_files"] and all(len(f["sha256"]) == 64 for f in e["input_files"])
