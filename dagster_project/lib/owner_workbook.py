@@ -29,14 +29,14 @@ from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.table import Table, TableStyleInfo
 
+from . import decisions as D
 from . import owner_sheets as S
-from .config import ConfigError, Project
-from .decisions import load_decisions
+from .config import Project
 from .duck import open_warehouse
 from .gap_report import _atomic_write, gap_kinds
 from .textcodec import PUA_RE, pua_to_sjis
 
-OPEN, DONE, NOT_NEEDED, TWIN = "未決定", "決定済み", "決定不要", "仕様差異で決定"
+OPEN, DONE = D.OPEN, D.DONE
 HEAD_FILL = PatternFill("solid", fgColor="1F4E78")
 INPUT_FILL = PatternFill("solid", fgColor="FFF8DC")
 OPEN_FILL = PatternFill("solid", fgColor="F8D7DA")
@@ -78,35 +78,6 @@ def _rows(con, sql: str, params=()) -> list[dict]:
     return [dict(zip(cols, r)) for r in cur.fetchall()]
 
 
-def _load(fn, errors: list[str], default):
-    """An owner's decision file that does not load is a message on the cover, not a stopped run."""
-    try:
-        return fn()
-    except ConfigError as exc:
-        errors.append(str(exc))
-        return default
-
-
-def _needing(spec: list[dict], data: list[dict]) -> tuple[set[str], dict[str, str]]:
-    """Gap ids that need a decision, and data gaps covered by their spec twin (gap id -> spec prefix)."""
-    from . import decisions as D
-
-    if hasattr(D, "needing_decision"):
-        need = set(D.needing_decision(spec, data))
-    else:
-        need = {g["gap_id"] for g in spec if not (g["gap_kind"] == "code_unmapped" and not g["record_count"])}
-        need |= {g["gap_id"] for g in data if g["gap_kind"] != "unmapped_code"}
-    twins = {g["gap_id"]: g["gap_id"].rsplit(":", 1)[0] + ":code_unmapped:" for g in data
-             if g["gap_kind"] == "unmapped_code"}
-    return need, twins
-
-
-def _status(gid: str, decided: dict, need: set[str]) -> str:
-    if gid in decided:
-        return DONE
-    return OPEN if gid in need else NOT_NEEDED
-
-
 def _decision_cells(d) -> list:
     if d is None:
         return ["", "", "", None]
@@ -116,24 +87,22 @@ def _decision_cells(d) -> list:
 def collect(project: Project, db: Path, system: str, gate: dict | None = None,
             owner_root: Path | None = None, glyph=None) -> WorkbookData:
     """Everything the workbook shows, read once from the warehouse and the owner's files."""
-    from .gaiji_workflow import load_gaiji_decisions
-    from .readiness import load_mynumber_reviews
+    from .gaiji_workflow import load_gaiji_decisions_checked, problems_for
+    from .readiness import load_mynumber_reviews_checked
 
     owner_root = Path(owner_root or project.root)
     sysconf = project.city.system(system)
     kinds = gap_kinds()
-    errors: list[str] = []
-    gap_dec = _load(lambda: load_decisions(system, owner_root), errors, None)
-    decided = {d.gap_id: d for d in gap_dec.decisions} if gap_dec else {}
-    rec_dec = {}
-    try:
-        from .decisions import load_record_decisions   # written by the importer (record_decisions.csv)
-        rec_dec = _load(lambda: load_record_decisions(owner_root, system), errors, {}) or {}
-    except ImportError:
-        pass
-    reviews = _load(lambda: load_mynumber_reviews(owner_root, system), errors, {})
-    gaiji_dec = {d.code: d for d in _load(lambda: load_gaiji_decisions(project, owner_root), errors, [])
-                 if d.system == system}
+    # an owner's file with a mistake: the good rows apply, each mistake is said on the cover
+    gap_dec, errors = D.load_decisions_checked(system, owner_root)
+    decided = {d.gap_id: d for d in gap_dec.decisions}
+    rec_dec, e = D.load_record_decisions_checked(owner_root, system)
+    errors += e
+    reviews, e = load_mynumber_reviews_checked(owner_root, system)
+    errors += e
+    gdec, problems = load_gaiji_decisions_checked(project, owner_root)
+    errors += problems_for(problems, system)
+    gaiji_dec = {d.code: d for d in gdec if d.system == system}
 
     con = open_warehouse(db, read_only=True)
     try:
@@ -156,33 +125,27 @@ def collect(project: Project, db: Path, system: str, gate: dict | None = None,
     finally:
         con.close()
 
-    need, twins = _needing(spec, data)
-    spec_decided = {g["gap_id"] for g in spec if g["gap_id"] in decided}
+    gap_st = D.gap_status(spec, data, decided)
 
     sd = SheetData(S.SPEC)
     for g in spec:
-        st = _status(g["gap_id"], decided, need)
         sd.rows.append([g["gap_id"], kinds[g["gap_kind"]]["label_ja"], f"{g['business_id'] or ''}.{g['table_id'] or ''}"
                         if g["business_id"] else "", g["item_id"] or "", g["item_name"] or "",
                         g["legacy_field"] or "", g["legacy_value"] or "", g["detail"] or "",
-                        g["record_count"] if g["record_count"] is not None else "", st]
+                        g["record_count"] if g["record_count"] is not None else "", gap_st[g["gap_id"]]]
                        + _decision_cells(decided.get(g["gap_id"])))
     dd = SheetData(S.DATA)
     for g in data:
-        st = _status(g["gap_id"], decided, need)
-        if g["gap_id"] in twins and st != DONE:
-            prefix = twins[g["gap_id"]]
-            twin_ids = [x["gap_id"] for x in spec if x["gap_id"].startswith(prefix) and x["record_count"]]
-            st = TWIN if twin_ids and all(x in spec_decided for x in twin_ids) else OPEN
         dd.rows.append([g["gap_id"], kinds.get(g["gap_kind"], {"label_ja": g["gap_kind"]})["label_ja"],
                         f"{g['business_id']}.{g['table_id']}" if g["business_id"] else "", g["item_id"] or "",
-                        g["item_name"] or "", g["record_count"], st] + _decision_cells(decided.get(g["gap_id"])))
-    if any(r[6] == TWIN for r in dd.rows):
+                        g["item_name"] or "", g["record_count"], gap_st[g["gap_id"]]]
+                       + _decision_cells(decided.get(g["gap_id"])))
+    if any(r[6] == D.TWIN for r in dd.rows):
         dd.notes.append("「仕様差異で決定」: コード値の対応なしは、仕様差異（コード値ごと）の決定がこのデータ差異にも適用されます。")
 
     kd = SheetData(S.KEYS)
     for f in keys:
-        d = rec_dec.get(f["finding_id"]) if isinstance(rec_dec, dict) else None
+        d = rec_dec.get(f["finding_id"])
         kd.rows.append([f["finding_id"], f["source_file"], f["record_no"], f["internal_key"] or "", f["reason"],
                         f["std_ref"] or "", f["item_name"] or "", f["detail"] or "", DONE if d else OPEN]
                        + _decision_cells(d))
