@@ -44,32 +44,33 @@ class Sheet:
 
 
 DECISION_COLS = (
-    Col("対応方針", 20, input=True, choices=DECISIONS),
-    Col("理由", 36, input=True, wrap=True),
-    Col("決定者", 18, input=True),
-    Col("決定日", 13, input=True, date=True),
+    Col("対応方針", 14, input=True, choices=DECISIONS, wrap=True),
+    Col("理由", 22, input=True, wrap=True),
+    Col("決定者", 12, input=True, wrap=True),
+    Col("決定日", 11, input=True, date=True),
 )
 
 SPEC = Sheet(
     "仕様差異", "仕様差異（標準項目ごと・コード値ごと）",
     "対応方針・理由・決定者・決定日を記入してください。コード値の差異への決定は、そのコード値を持つレコード（データ差異）にも適用されます。",
-    (Col("ギャップID", 34), Col("差異の種類", 16, wrap=True), Col("標準テーブル", 16), Col("項目ID", 10),
-     Col("項目名", 16, wrap=True), Col("現行項目", 14), Col("現行コード値", 10), Col("内容", 40, wrap=True),
-     Col("該当件数", 10), Col("状態", 10)) + DECISION_COLS,
+    (Col("ギャップID", 22, wrap=True), Col("差異の種類", 12, wrap=True), Col("標準テーブル", 13, wrap=True),
+     Col("項目ID", 8), Col("項目名", 12, wrap=True), Col("現行項目", 10, wrap=True), Col("現行コード値", 8),
+     Col("内容", 24, wrap=True), Col("該当件数", 7), Col("状態", 8, wrap=True)) + DECISION_COLS,
     key="ギャップID")
 
 DATA = Sheet(
     "データ差異", "データ差異（項目ごと・種類ごと）",
     "対応方針・理由・決定者・決定日を記入してください。対象のレコードは「対象レコード一覧」にすべて載っています。",
-    (Col("ギャップID", 34), Col("差異の種類", 16, wrap=True), Col("標準テーブル", 16), Col("項目ID", 10),
-     Col("項目名", 16, wrap=True), Col("該当件数", 10), Col("状態", 10)) + DECISION_COLS,
+    (Col("ギャップID", 24, wrap=True), Col("差異の種類", 12, wrap=True), Col("標準テーブル", 13, wrap=True),
+     Col("項目ID", 8), Col("項目名", 12, wrap=True), Col("該当件数", 8), Col("状態", 9, wrap=True)) + DECISION_COLS,
     key="ギャップID")
 
 KEYS = Sheet(
     "キー違反", "キー違反（重複・参照先なし・検査数字）：レコードごと",
     "レコードごとに対応方針を記入してください。キー違反は現行データの補正で解消します（決定だけでは移行不可は解消しません）。",
-    (Col("指摘ID", 30), Col("現行ファイル", 18), Col("行番号", 9), Col("内部キー", 14), Col("指摘", 18, wrap=True),
-     Col("標準テーブル", 16), Col("項目名", 14, wrap=True), Col("内容", 14), Col("状態", 10)) + DECISION_COLS,
+    (Col("指摘ID", 24, wrap=True), Col("現行ファイル", 14, wrap=True), Col("行番号", 8), Col("内部キー", 13),
+     Col("指摘", 14, wrap=True), Col("標準テーブル", 13, wrap=True), Col("項目名", 12, wrap=True), Col("内容", 12),
+     Col("状態", 8)) + DECISION_COLS,
     key="指摘ID")
 
 MYNUMBER = Sheet(

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import unicodedata
 from dataclasses import dataclass, field
 from io import BytesIO
 from pathlib import Path
@@ -301,6 +302,11 @@ def write_xlsx(path: Path, d: WorkbookData) -> None:
     wb.save(path)
 
 
+def _display_width(text: str) -> int:
+    """Columns a text takes in a spreadsheet cell: East Asian wide characters count two."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
 def _print_setup(ws, header_row: int | None) -> None:
     ws.page_setup.orientation = "landscape"
     ws.page_setup.paperSize = ws.PAPERSIZE_A4
@@ -329,6 +335,7 @@ def _write_sheet(wb: Workbook, sd: SheetData) -> None:
     top = Alignment(vertical="top")
     for ri, row in enumerate(sd.rows):
         excel_row = hr + 1 + ri
+        lines = 1
         for ci, (c, v) in enumerate(zip(sh.cols, row), start=1):
             cell = ws.cell(row=excel_row, column=ci, value=v)
             cell.alignment = wrap if c.wrap else top
@@ -336,6 +343,11 @@ def _write_sheet(wb: Workbook, sd: SheetData) -> None:
                 cell.fill = INPUT_FILL
             if c.date:
                 cell.number_format = "yyyy-mm-dd"
+            if c.wrap and isinstance(v, str):
+                lines = max(lines, -(-_display_width(v) // max(int(c.width) - 1, 1)))
+        if lines > 1:
+            # the height a wrapped row needs: not every spreadsheet program fits it on opening
+            ws.row_dimensions[excel_row].height = 15 * min(lines, 30)
     last = hr + max(len(sd.rows), 1)
     ncol = len(sh.cols)
     if not sd.rows:
