@@ -242,7 +242,8 @@ OVERVIEW_KEY = dg.AssetKey(["reports", "readiness_overview"])
 
 @dg.asset(
     key=OVERVIEW_KEY, group_name="ict_office", kinds={"html"},
-    deps=[dg.AssetKey(["readiness", f"gate_{s.id}"]) for s in project.city.systems],
+    deps=[dg.AssetKey(["readiness", f"gate_{s.id}"]) for s in project.city.systems]
+    + [dg.AssetKey(["reports", f"owner_workbook_{s.id}"]) for s in project.city.systems],   # it links to them
     description="ICTイノベーション推進室向け 移行可否判定 状況一覧（HTML）: 全システムの状況（色）、移行日までの日数、"
                 "満たしていない基準、前回リハーサルとの差、リハーサルごとの推移、各ギャップレポートへのリンク。"
                 "個人情報を含まない。",
