@@ -114,6 +114,8 @@ def readiness_summary() -> str:
         failing = ", ".join(c["id"] for c in h["criteria"] if not c["passed"]) or "-"
         lines.append(f"{s.id:10s} {s.cutover.isoformat():10s} {st:22s} {h['decision_id'] or '-':26s} {failing}")
     lines.append(f"overview       : {default_var_dir() / 'reports' / 'readiness_overview.html'}")
+    lines.append(f"owner workbooks: {default_var_dir() / 'reports'}/<system>/<system>_移行確認.xlsx (and .html); "
+                 "decisions back: kikan decisions import FILE.xlsx, then kikan run")
     lines.append(f"exports        : {r.exports_path}  (GO/CONDITIONAL systems; export_on = {CONFIG.gate.export_on})")
     return "\n".join(lines)
 
@@ -171,7 +173,7 @@ def cmd_demo(a) -> int:
     print()
     print(f"simulate {t1 - t0:.1f}s, main job {t2 - t1:.1f}s, total {t2 - t0:.1f}s")
     print(f"legacy exports : {legacy}")
-    print(f"warehouse      : {db}   (schemas raw, meta)")
+    print(f"warehouse      : {db}   (schemas raw, staging, standard, findings, gaps, conformance, readiness)")
     print(f"dagster home   : {os.environ.get('DAGSTER_HOME', '(ephemeral)')}")
     print("asset graph    : python3.11 tasks.py dev  ->  http://127.0.0.1:3000")
     if not ok:
@@ -320,8 +322,15 @@ def main(argv: list[str] | None = None) -> int:
     ce.set_defaults(fn=cmd_export_catalog)
     dc = sub.add_parser("decisions", help="owners' decisions: read filled workbooks (<system>_移行確認.xlsx) back")
     dsub = dc.add_subparsers(dest="decisions_cmd", required=True)
-    di = dsub.add_parser("import", help="import one workbook into mappings/ (exit 0 all taken, 1 rows rejected, 2 error)")
-    di.add_argument("xlsx", type=Path)
+    di = dsub.add_parser(
+        "import", help="import one workbook into mappings/ (exit 0 all taken, 1 rows rejected, 2 error)",
+        description="所管課が記入した移行確認ブック（<system>_移行確認.xlsx）の決定を mappings/ に取り込む。"
+                    "Reads an owner's filled workbook: every decision row is checked (lists, 理由・決定者 present, "
+                    "dates such as 2026/11/20, 2026年11月20日, 令和8年11月20日, R8.11.20 or an Excel date, the gap or "
+                    "record still in the warehouse); a bad row is rejected with its sheet, row and column, the good "
+                    "rows are written. The next `kikan run` applies them. Exit: 0 all taken, 1 some rows rejected, "
+                    "2 the file cannot be imported.")
+    di.add_argument("xlsx", type=Path, help="the filled workbook (.xlsx)")
     di.add_argument("--system", help="the system the workbook must be for (else its cover says)")
     di.add_argument("--dry-run", action="store_true", help="check and report, write nothing")
     di.add_argument("--db", type=Path, default=None, help="warehouse to check against (default: var/warehouse.duckdb)")

@@ -519,7 +519,8 @@ def gap_status(spec_rows, data_rows, decided) -> dict[str, str]:
         if gid in decided:
             out[gid] = DONE
         elif gid in twins:
-            out[gid] = TWIN if all(t in decided for t in twins[gid]) else OPEN
+            # decided on its spec twins (the code values): the row that needs the owner is the spec one
+            out[gid] = TWIN
         else:
             out[gid] = OPEN if gid in need else NOT_NEEDED
     return out

@@ -135,9 +135,10 @@ def render(project: Project, state_dir: Path, gate: GateConfig, today: dt.date, 
         dec = st["latest_decision"]
         biz = "・".join(project.city.business(b).name for b in s.businesses)
         spark = _spark([h["figures"].get("failing_criteria", 0) for h in st["history"]][-20:])
-        links = (f'<a href="{_e(reports_rel)}/{s.id}/{s.id}_移行確認.html">移行確認ブック</a><br>'
-                 f'<a href="{_e(reports_rel)}/{s.id}/gap_report_{s.id}.html">ギャップレポート</a><br>'
-                 f'<a href="{_e(reports_rel)}/{s.id}/gaiji_list_{s.id}.html">外字同定リスト</a>')
+        links = "<br>".join(f'<a style="white-space:nowrap" href="{_e(reports_rel)}/{s.id}/{f}">{label}</a>'
+                            for f, label in ((f"{s.id}_移行確認.html", "移行確認ブック"),
+                                             (f"gap_report_{s.id}.html", "ギャップレポート"),
+                                             (f"gaiji_list_{s.id}.html", "外字同定リスト")))
         days = st["days_to_cutover"]
         gate_txt = (f"{st['gate_date'].isoformat()}（あと{st['days_to_gate']}日）" if st["days_to_gate"] > 0
                     else st["gate_date"].isoformat())

@@ -311,6 +311,8 @@ def import_workbook(path: Path, project_root_mappings: Path, db: Path | None, sy
         if sid is None and system is None:
             raise ImportUserError(f"ブックにシステムIDがありません（「{S.COVER}」シートの B3）。--system で指定してください"
                                   f"（{', '.join(valid)}）")
+        if system is not None and system not in valid:
+            raise ImportUserError(f"--system {system}: この市のシステムではありません。有効なシステムID: {', '.join(valid)}")
         if sid is not None and system is not None and sid != system:
             raise ImportUserError(f"ブックのシステムID「{sid}」と指定（--system {system}）が一致しません")
         sid = sid or system

@@ -226,7 +226,8 @@ def collect(project: Project, db: Path, system: str, gate: dict | None = None,
         ("事業者", sysconf.vendor),
         ("移行予定日", sysconf.cutover.isoformat()),
         ("移行可否判定", {"GO": "移行可", "CONDITIONAL": "条件付き可", "NO-GO": "移行不可"}.get(status, "未評価")
-         + (f"（{gate.get('as_of')} 時点）" if gate else "")),
+         + (f"（{'判定日前の見込み、' if gate.get('phase') == 'before_gate' else ''}{gate.get('as_of')} 時点の評価）"
+            if gate else "")),
         ("作成日時", dt.datetime.now().strftime("%Y-%m-%d %H:%M")),
     ]
     return WorkbookData(system, f"{sysconf.name} 移行確認", cover, criteria, sheets, errors)
@@ -238,6 +239,12 @@ def pua_to_sjis_inv(code: str) -> str:
 
 
 # --------------------------------------------------------------------------- Excel
+
+def _threshold(c: dict) -> str:
+    """「0 以下」「3 以上」: the criterion's threshold as a person reads it."""
+    word = {"<=": "以下", ">=": "以上"}.get(c.get("rule", ""), c.get("rule", ""))
+    return f"{c.get('threshold', '')} {word}".strip()
+
 
 def _todo(d: WorkbookData) -> list[tuple[str, str]]:
     out = []
@@ -267,9 +274,9 @@ def write_xlsx(path: Path, d: WorkbookData) -> None:
         c.fill, c.font = HEAD_FILL, Font(bold=True, color="FFFFFF")
     for c in d.criteria:
         r += 1
-        ws.cell(row=r, column=1, value=c.get("label"))
-        ws.cell(row=r, column=2, value=c.get("value"))
-        ws.cell(row=r, column=3, value=f"{c.get('rule', '')} {c.get('threshold', '')}")
+        ws.cell(row=r, column=1, value=c.get("label")).alignment = Alignment(wrap_text=True, vertical="top")
+        ws.cell(row=r, column=2, value=c.get("value")).alignment = Alignment(horizontal="left", vertical="top")
+        ws.cell(row=r, column=3, value=_threshold(c))
         res = ws.cell(row=r, column=4, value="合格" if c.get("passed") else "不合格")
         if not c.get("passed"):
             res.fill = OPEN_FILL
@@ -290,9 +297,10 @@ def write_xlsx(path: Path, d: WorkbookData) -> None:
         ws.cell(row=r, column=2, value=e).alignment = Alignment(wrap_text=True)
     r += 2
     ws.cell(row=r, column=1, value="記入のしかた").font = Font(bold=True)
-    ws.cell(row=r + 1, column=1, value="黄色の列（対応方針・理由・決定者・決定日など）に記入して保存し、"
-                                        "kikan decisions import <このファイル> で取り込みます（次回の実行で反映）。")
-    for col, w in (("A", 26), ("B", 48), ("C", 10), ("D", 10), ("E", 70)):
+    ws.cell(row=r + 1, column=1, value="各シートの黄色の列（対応方針・理由・決定者・決定日など）に記入して保存し、"
+                                        "このファイルを ICT 担当に渡してください（受付フォルダ var/inbox に置くと取り込まれます）。"
+                                        "取り込んだ決定は次回の実行（リハーサル）で判定に反映されます。")
+    for col, w in (("A", 40), ("B", 40), ("C", 10), ("D", 10), ("E", 70)):
         ws.column_dimensions[col].width = w
     _print_setup(ws, None)
     wb.defined_names["kikan_system"] = DefinedName("kikan_system", attr_text=f"'{S.COVER}'!$B$3")
@@ -331,6 +339,7 @@ def _write_sheet(wb: Workbook, sd: SheetData) -> None:
         cell.font = Font(bold=True, color="FFFFFF")
         cell.alignment = Alignment(wrap_text=True, vertical="center")
         ws.column_dimensions[get_column_letter(i)].width = c.width
+    ws.row_dimensions[hr].height = 15 * max(-(-_display_width(c.name) // max(int(c.width) - 2, 1)) for c in sh.cols)
     wrap = Alignment(wrap_text=True, vertical="top")
     top = Alignment(vertical="top")
     for ri, row in enumerate(sd.rows):
@@ -344,7 +353,7 @@ def _write_sheet(wb: Workbook, sd: SheetData) -> None:
             if c.date:
                 cell.number_format = "yyyy-mm-dd"
             if c.wrap and isinstance(v, str):
-                lines = max(lines, -(-_display_width(v) // max(int(c.width) - 1, 1)))
+                lines = max(lines, -(-_display_width(v) // max(int(c.width) - 3, 1)) + (1 if len(v) > 40 else 0))
         if lines > 1:
             # the height a wrapped row needs: not every spreadsheet program fits it on opening
             ws.row_dimensions[excel_row].height = 15 * min(lines, 30)
@@ -373,8 +382,9 @@ def _write_sheet(wb: Workbook, sd: SheetData) -> None:
             dv.add(f"{col}{hr + 1}:{col}{last + 200}")
     if any(c.name == "状態" for c in sh.cols):
         col = get_column_letter(sh.col("状態"))
+        # the status cell only: the yellow input cells stay yellow
         ws.conditional_formatting.add(
-            f"A{hr + 1}:{get_column_letter(ncol)}{last}",
+            f"{col}{hr + 1}:{col}{last}",
             FormulaRule(formula=[f'${col}{hr + 1}="{OPEN}"'], fill=OPEN_FILL))
     for (ri, colname), png in sd.images.items():
         img = XLImage(BytesIO(png))

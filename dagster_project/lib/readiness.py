@@ -374,7 +374,8 @@ def ev_gaiji_identified(ctx: Ctx, cfg: CriterionConfig):
         if PUA_RE.fullmatch(ch):
             if pua_to_sjis(ch) not in decided:
                 pua.append(pua_to_sjis(ch))
-        else:
+        elif not ("\uff61" <= ch[0] <= "\uff9f"):
+            # half-width kana are corrected in the data (counted by 文字種・コード値の適合), not identified
             other.append(cps)
     ev = f"未同定の外字 {len(pua)} 字"
     if pua:

@@ -597,7 +597,7 @@ def test_a_decision_on_the_spec_gaps_covers_their_data_twin():
                                                                decided_on="2026/11/20") for g in gids])
     one = decided("s:b.t.1:code_unmapped:90")
     st = gap_status(SPEC_ROWS, DATA_ROWS, {d.gap_id for d in one.decisions})
-    assert st["s:b.t.1:unmapped_code"] == "未決定" and st["s:b.t.1:code_unmapped:99"] == "決定不要"
+    assert st["s:b.t.1:unmapped_code"] == "仕様差異で決定" and st["s:b.t.1:code_unmapped:99"] == "決定不要"
     both = decided("s:b.t.1:code_unmapped:90", "s:b.t.1:code_unmapped:91", "s:b.t.1:code_unmapped:99")
     rec = reconcile(ids, both, need)
     assert "s:b.t.1:unmapped_code" not in rec.open and rec.stale == []        # a decision on a 0-record gap is not stale
