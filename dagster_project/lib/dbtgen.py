@@ -188,16 +188,20 @@ def staging_sql(system: str, layout: Layout, lf: LayoutFile, decisions: list[tup
                 + f" when {valid} then 'ok' else 'invalid' end as {c}__status",
             ]
         elif f.type == "amount":
+            # a value of the right form that does not fit a bigint is 'overflow', never a silent null
+            # (a 20-digit 国保 amount came out of staging as null with status ok, and 突合 said 一致)
             if f.zoned:
                 ok = "{{ kikan.re_full('" + c + "', '[0-9]*[0-9{}A-R]') }}"
+                digits = (f"concat(left({c}, length({c}) - 1), "
+                          f"translate(right({c}, 1), '{{ABCDEFGHI}}JKLMNOPQR', '01234567890123456789'))")
                 val = (f"case when {ok} then (case when right({c}, 1) in ('}}','J','K','L','M','N','O','P','Q','R') "
-                       f"then -1 else 1 end) * cast(concat(left({c}, length({c}) - 1), "
-                       f"translate(right({c}, 1), '{{ABCDEFGHI}}JKLMNOPQR', '01234567890123456789')) as bigint) end")
+                       f"then -1 else 1 end) * " + "{{ kikan.try_bigint(\"" + digits + "\") }} end")
             else:
                 ok = "{{ kikan.re_full('" + c + "', '-?[0-9]+') }}"
                 val = f"case when {ok} then " + "{{ kikan.try_bigint('" + c + "') }} end"
             final += [f"{val} as {c}", f"{c} as {c}__raw",
-                      f"case when {c} is null then 'blank' when {ok} then 'ok' else 'invalid' end as {c}__status"]
+                      f"case when {c} is null then 'blank' when not {ok} then 'invalid' when ({val}) is null "
+                      f"then 'overflow' else 'ok' end as {c}__status"]
         else:
             final.append(c)
 
@@ -222,6 +226,19 @@ def staging_sql(system: str, layout: Layout, lf: LayoutFile, decisions: list[tup
 
 # --------------------------------------------------------------------------- intermediate / standard
 
+def safe_expr(expr: str) -> str:
+    """A mapping expression with every CAST made a TRY_CAST: one value a cast cannot take (a
+    対象児童数 of 11 digits in ``cast(jido_su as integer)``) failed the whole system's models and put
+    the value into dbt's error text; now it is null, and the item's flag names the record."""
+    import sqlglot
+    from sqlglot import exp
+
+    tree = sqlglot.parse_one(expr, read="duckdb")
+    tree = tree.transform(lambda n: exp.TryCast(this=n.this, to=n.args["to"])
+                          if isinstance(n, exp.Cast) and not isinstance(n, exp.TryCast) else n)
+    return tree.sql(dialect="duckdb")
+
+
 def _field_types(lf: LayoutFile) -> dict[str, str]:
     return {f.name: f.type for f in lf.fields}
 
@@ -233,10 +250,10 @@ def _item_sql(ri: ResolvedItem, lf: LayoutFile) -> tuple[list[str], str | None]:
     typ = SQL_TYPE[it.data_type]
     if ri.expr is None:
         return [f"cast(null as {typ}) as {c}"], None
-    e = f"({ri.expr})"
+    e = f"({safe_expr(ri.expr)})"
     types = _field_types(lf)
     date_bad = [f"{f}__status = 'invalid'" for f in ri.lineage if types.get(f) == "date"]
-    num_bad = [f"{f}__status = 'invalid'" for f in ri.lineage if types.get(f) == "amount"]
+    num_bad = [f"{f}__status in ('invalid', 'overflow')" for f in ri.lineage if types.get(f) == "amount"]
     sentinel = [f"{f}__status in ('unknown', 'open')" for f in ri.lineage if types.get(f) == "date"]
     cases = []
     if date_bad:
@@ -257,6 +274,10 @@ def _item_sql(ri: ResolvedItem, lf: LayoutFile) -> tuple[list[str], str | None]:
         cases.append(f"when length({c}__v) > {it.length} then 'over_length'")
     elif it.data_type == "integer":
         out.append("{{ kikan.try_bigint('" + e.replace("'", "\\'") + "') }} as " + c + "__v")
+        # a legacy value that the mapping could not turn into a number (a cast that does not fit)
+        present = " or ".join(f"{f} is not null" for f in ri.lineage)
+        if present:
+            cases.append(f"when {c}__v is null and ({present}) then 'number_invalid'")
         cases.append(f"when length(cast(abs({c}__v) as string)) > {it.length} then 'over_length'")
     else:
         out.append(f"cast({e} as date) as {c}__v")

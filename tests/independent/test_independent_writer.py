@@ -54,4 +54,4 @@ def test_every_file_has_the_layouts_shape(tmp_path):
             assert {len(x) for x in lines} == {lf["record_length"]}, fi.path
     kinds = sorted(p.rule_id for p in city.planted)
     assert kinds == sorted(["orphan_reference"] * 3 + ["check_digit"] * 2 + ["duplicate_key"] * 2 + [
-        "legacy_overlong", "date_invalid", "unmapped_code", "hankaku_kana", "charset"])
+        "legacy_overlong", "date_invalid", "unmapped_code", "hankaku_kana", "charset"] + ["number_invalid"] * 2)

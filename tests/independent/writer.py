@@ -464,6 +464,10 @@ def build_tables() -> dict[tuple[str, str], list[Rec]]:  # noqa: C901 - one tabl
         Rec(dict(nendo="2026", setai_no=setai(hh), iryo=iryo, shien=shien, kaigo=kaigo, gokei=iryo + shien + kaigo))
         for hh, iryo, shien, kaigo in [(4, 215300, 71200, 0), (7, 301450, 98760, 0), (8, 45210, 15030, 0),
                                        (13, 402115, 130044, 55123)]
+    ] + [
+        # planted (12): an amount beyond BIGINT: a number of data, never a silent null
+        Rec(dict(nendo="2025", setai_no=setai(4), iryo=99999999999999999999, shien=71200, kaigo=0, gokei=1),
+            [("kokuho_amount_overflow", "number_invalid")], "医療分 20桁（BIGINT を超える）"),
     ]
 
     # ---- 介護保険 kaigo -------------------------------------------------------------------
@@ -557,6 +561,10 @@ def build_tables() -> dict[tuple[str, str], list[Rec]]:  # noqa: C901 - one tabl
                  jido_su="01", jotai="1")),
         Rec(dict(jukyusha_no="40000003", atena_no=P[11].atena, nintei_date=D(2012, 9, 1), getsugaku=10000,
                  jido_su="01", jotai="1")),
+        # planted (13): a count the mapping's cast cannot take: it failed all of 子育て before
+        Rec(dict(jukyusha_no="40000004", atena_no=P[6].atena, nintei_date=D(2016, 6, 1), getsugaku=20000,
+                 jido_su="98765432109", jotai="1"), [("kosodate_count_overflow", "number_invalid")],
+            "支給対象児童数 11桁（integer に入らない）"),
     ]
     t["kosodate", "teate_jido"] = [
         Rec(dict(jukyusha_no=j, jido_atena_no=P[n].atena, shimei=P[n].shimei, birth=P[n].birth))
