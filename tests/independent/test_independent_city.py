@@ -194,3 +194,16 @@ def test_the_ledger_has_nothing_on_clean_records(city_run):
     if nowhere:
         msg += "findings on no record the writer wrote (record_no null or beyond the file):\n" + "\n".join(sorted(nowhere))
     assert not msg, msg
+
+
+def test_reconciliation_counts_the_amount_no_total_can_hold(city_run):
+    """The 20-digit 医療分 is in the file but in neither total: 突合 must not say 一致."""
+    con = duckdb.connect(str(city_run["db"]), read_only=True)
+    try:
+        rows = con.execute("select subject, source_value, target_value, status from readiness.recon_kokuho "
+                           "where subject like '%数値にできない%'").fetchall()
+    finally:
+        con.close()
+    bad = [r for r in rows if r[3] == "不一致"]
+    assert len(bad) == 1 and bad[0][1] == 1 and "医療分" in bad[0][0], rows
+    assert all(r[1] == 0 for r in rows if r not in bad), rows
