@@ -14,7 +14,7 @@ Docs for the ICT office are built beside the reports, one site for all systems:
 import dagster as dg
 
 from ..lib.config import cached_project
-from ..lib.dbtgen import std_name
+from ..lib.sqlnames import std_name
 from ..lib.extract_assets import WarehouseResource
 from ..lib.gx_suites import validate_in_subprocess
 from ..lib.mapping import cached_mappings

@@ -14,7 +14,7 @@ Findings carry counts and internal keys (宛名番号, record numbers) only.
 from __future__ import annotations
 
 from .config import Project
-from .dbtgen import GEN_MODELS, HEADER, int_name, q, std_name, stg_name
+from .sqlnames import GEN_MODELS, HEADER, int_name, q, std_name, stg_name
 from .findgen import conf_chars_sql, conf_findings_sql
 from .mapping import MappingSet, ResolvedTable
 

@@ -26,7 +26,7 @@ import duckdb
 from .duck import open_warehouse
 from . import faults
 from .config import PROJECT_ROOT
-from .dbtgen import std_name
+from .sqlnames import std_name
 from .mapping import ResolvedTable
 
 CATALOG_FILES = ("std_items.csv", "std_codes.csv")

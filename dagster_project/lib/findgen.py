@@ -19,7 +19,7 @@ never disagree.
 
 from __future__ import annotations
 
-from .dbtgen import GEN_MODELS, HEADER, int_name, q, stg_name
+from .sqlnames import GEN_MODELS, HEADER, int_name, q, stg_name
 from .mapping import MappingSet, ResolvedTable
 from .references import checked_ids
 from .rules import charset_applies, field_rules_for

@@ -33,7 +33,7 @@ import sqlalchemy as sa
 from .charsql import IVS_FIRST, IVS_LAST, split_chars_sql
 from .duck import attach_sql, encryption_key
 from .config import PROJECT_ROOT
-from .dbtgen import std_name
+from .sqlnames import std_name
 from .mapping import Catalog, MappingSet, ResolvedTable
 from .rules import charset_applies, field_rules_for
 

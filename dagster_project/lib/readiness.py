@@ -247,7 +247,7 @@ class Ctx:
 
 
 def _std_tables(ctx: Ctx) -> list[str]:
-    from .dbtgen import std_name
+    from .sqlnames import std_name
     from .mapping import cached_mappings
 
     return [std_name(t) for t in cached_mappings().for_system(ctx.system)]

@@ -17,7 +17,7 @@ status 一致 / 許容範囲内 / 不一致. Internal values only: counts and to
 from __future__ import annotations
 
 
-from .dbtgen import GEN_MODELS, HEADER, q, stg_name, std_name
+from .sqlnames import GEN_MODELS, HEADER, q, stg_name, std_name
 from .mapping import MappingSet, ResolvedTable
 from .readiness import ReconConfig, load_readiness
 

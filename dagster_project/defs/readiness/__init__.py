@@ -23,7 +23,7 @@ import dagster as dg
 
 from ...lib import gatelog
 from ...lib.config import cached_project
-from ...lib.dbtgen import std_name
+from ...lib.sqlnames import std_name
 from ...lib.export import catalog_version, prune, write_package
 from ...lib.extract_assets import WarehouseResource
 from ...lib.mapping import cached_mappings
