@@ -17,7 +17,9 @@ or carry 外字 are looked at one by one.
 from __future__ import annotations
 
 import csv
+import errno
 import hashlib
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -375,6 +377,38 @@ def _csv_columns(texts: list[str], lf: LayoutFile, skip: set[int]) -> tuple[pl.D
 _PUA_PATTERN = r"[\x{E000}-\x{E757}]"
 
 
+def read_export_bytes(path: Path, where: str) -> bytes:
+    """The bytes of an export file, or a refusal saying in Japanese and English what is in its place.
+
+    A directory, an unreadable file or a FIFO where the layout expects a file used to raise
+    IsADirectoryError / PermissionError out of the system's step (and with it the shared dbt
+    step), or block extraction for ever (a FIFO opened for reading waits for a writer). The kind
+    of thing is looked at first, without opening it."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise ExtractError(f"{path}: file not found (layout {where}) / ファイルがありません") from None
+    except OSError as exc:
+        raise ExtractError(f"{path}: cannot be looked at ({_errno(exc)}) / ファイルを確認できません") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise ExtractError(f"{path}: is a directory, not a file (layout {where}) / ファイルの代わりにフォルダがあります")
+    if not stat.S_ISREG(st.st_mode):
+        kind = "FIFO" if stat.S_ISFIFO(st.st_mode) else "socket" if stat.S_ISSOCK(st.st_mode) else "device"
+        raise ExtractError(f"{path}: is a {kind}, not a regular file (layout {where}); not opened / "
+                           "通常のファイルではありません（開かずに受付不可）")
+    try:
+        return path.read_bytes()
+    except PermissionError:
+        raise ExtractError(f"{path}: permission denied (layout {where}) / 読み取りの権限がありません") from None
+    except OSError as exc:
+        raise ExtractError(f"{path}: cannot be read ({_errno(exc)}) / ファイルを読めません") from None
+
+
+def _errno(exc: OSError) -> str:
+    """The error's name (ENOSPC, EIO …), never its text, which can quote a path the layout did not name."""
+    return errno.errorcode.get(exc.errno, "OSError") if exc.errno else type(exc).__name__
+
+
 def refused_extract(path: Path, layout: Layout, lf: LayoutFile, reason: str) -> FileExtract:
     """The stand-in for a file refused as a whole: empty tables of the layout's shape, the reason.
 
@@ -382,13 +416,17 @@ def refused_extract(path: Path, layout: Layout, lf: LayoutFile, reason: str) -> 
     a failed ``file_accepted`` check on the raw table and fails the system's gate (移行処理の完了),
     and only that system's (DESIGN principle 3).
     """
-    data = path.read_bytes() if path.exists() else b""
+    try:
+        data = read_export_bytes(path, f"{layout.system}/{lf.table}")
+    except ExtractError:          # missing, a directory, a FIFO, unreadable: there are no bytes to hash
+        data = None
     frame = pl.DataFrame(schema=raw_schema(lf))
     return FileExtract(
         system=layout.system, table=lf.table, file_name=lf.file, frame=frame,
         quarantine=_Quarantine(layout.system, lf.table, lf.file).frame(),
-        gaiji_usage=pl.DataFrame(schema=GAIJI_USAGE_SCHEMA), records_in_file=0, file_bytes=len(data),
-        sha256=hashlib.sha256(data).hexdigest() if path.exists() else "", refused=reason)
+        gaiji_usage=pl.DataFrame(schema=GAIJI_USAGE_SCHEMA), records_in_file=0,
+        file_bytes=len(data) if data is not None else 0,
+        sha256=hashlib.sha256(data).hexdigest() if data is not None else "", refused=reason)
 
 
 def extract_file(
@@ -398,9 +436,7 @@ def extract_file(
     gaiji: list[GaijiEntry],
 ) -> FileExtract:
     """Read one export file per its layout. Never drops a record silently."""
-    if not path.exists():
-        raise ExtractError(f"{path}: file not found (layout {layout.system}/{lf.table})")
-    data = path.read_bytes()
+    data = read_export_bytes(path, f"{layout.system}/{lf.table}")
     sha = hashlib.sha256(data).hexdigest()
     counted = count_records(data, lf.format == "csv" and lf.header)
     size = len(data)

@@ -156,3 +156,33 @@ def test_a_missing_file_is_refused_in_its_system_only(small_city, tmp_path, quer
     assert len({r[0] for r in rows}) == 13
     assert [r[0] for r in rows if r[1]] == ["kenko"]
     assert query(db, 'select count(*) from raw."kenko__kenshin"')[0][0] == 0
+
+
+def test_a_directory_and_a_fifo_are_refused_in_their_systems_only(small_city, tmp_path, query):
+    """What sits in a file's place is looked at before it is opened: a directory and a FIFO are
+    refusals of that file (a FIFO would have blocked the run for ever), the other systems go on."""
+    import os
+    import shutil
+
+    legacy, _ = small_city
+    copy = tmp_path / "legacy"
+    shutil.copytree(legacy, copy)
+    (copy / "kenko" / "KENSHIN_JUSHIN.CSV").unlink()
+    (copy / "kenko" / "KENSHIN_JUSHIN.CSV").mkdir()
+    (copy / "nenkin" / "NENKIN_HIHOKENSHA.CSV").unlink()
+    os.mkfifo(copy / "nenkin" / "NENKIN_HIHOKENSHA.CSV")
+    db = tmp_path / "w.duckdb"
+    extract_assets = [a for a in defs.assets if isinstance(a, dg.AssetsDefinition)
+                      and any(k.path[0] == "raw" for k in a.keys)]
+    res = dg.materialize(extract_assets, raise_on_error=False,
+                         resources={"warehouse": WarehouseResource(path=str(db), legacy_dir=str(copy))})
+    assert not [e for e in res.all_events if e.event_type_value == "STEP_FAILURE"]
+    checks = {e.event_specific_data.asset_key.path[-1]: e.event_specific_data for e in res.all_events
+              if e.event_type_value == "ASSET_CHECK_EVALUATION"
+              and e.event_specific_data.check_name == "file_accepted"}
+    refused = sorted(k for k, c in checks.items() if not c.passed)
+    assert refused == ["kenko__kenshin", "nenkin__hihokensha"]
+    assert "is a directory, not a file" in checks["kenko__kenshin"].metadata["reason"].value
+    assert "is a FIFO, not a regular file" in checks["nenkin__hihokensha"].metadata["reason"].value
+    rows = query(db, "select system from meta.extract_files where refused is not null order by 1")
+    assert [r[0] for r in rows] == ["kenko", "nenkin"]

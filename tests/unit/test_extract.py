@@ -384,3 +384,66 @@ def test_which_rows_take_the_per_row_path(kojin):
     finally:
         extract._parse_csv_line = orig
     assert problems == [] and frame.height == 3 and seen == [texts[2]]
+
+
+def _refusal(path, lay, lf, g) -> str:
+    """extract_file's refusal, run in a thread so that opening a FIFO (which blocks) fails the test
+    instead of hanging it."""
+    import threading
+
+    out = {}
+
+    def go():
+        try:
+            extract_file(path, lay, lf, g)
+            out["msg"] = None
+        except ExtractError as exc:
+            out["msg"] = str(exc)
+    t = threading.Thread(target=go, daemon=True)
+    t.start()
+    t.join(timeout=20)
+    assert not t.is_alive(), f"extraction of {path.name} blocked (opened a FIFO?)"
+    return out["msg"]
+
+
+def test_a_directory_in_a_files_place_is_refused(tmp_path, inkan):
+    lay, lf, g = inkan
+    (tmp_path / lf.file).mkdir()
+    msg = _refusal(tmp_path / lf.file, lay, lf, g)
+    assert "is a directory, not a file" in msg and "フォルダ" in msg and lf.file in msg
+
+
+def test_a_fifo_is_refused_without_being_opened(tmp_path, inkan):
+    import os
+
+    lay, lf, g = inkan
+    os.mkfifo(tmp_path / lf.file)
+    msg = _refusal(tmp_path / lf.file, lay, lf, g)
+    assert "is a FIFO, not a regular file" in msg and "通常のファイルではありません" in msg
+
+
+def test_an_unreadable_file_is_refused(tmp_path, inkan, monkeypatch):
+    """Root reads through chmod 000, so the refusal is made to happen by the read itself."""
+    from pathlib import Path
+
+    lay, lf, g = inkan
+    (tmp_path / lf.file).write_bytes(b"x")
+
+    def denied(self):
+        raise PermissionError(13, "Permission denied", str(self))
+    monkeypatch.setattr(Path, "read_bytes", denied)
+    msg = _refusal(tmp_path / lf.file, lay, lf, g)
+    assert "permission denied" in msg and "読み取りの権限がありません" in msg
+
+
+def test_a_refused_non_file_gets_its_stand_in_without_raising(tmp_path, inkan):
+    import os
+
+    from dagster_project.lib.extract import refused_extract
+
+    lay, lf, g = inkan
+    os.mkfifo(tmp_path / "fifo")
+    (tmp_path / "dir").mkdir()
+    for name in ("fifo", "dir", "missing"):
+        r = refused_extract(tmp_path / name, lay, lf, "refused")
+        assert r.refused == "refused" and r.frame.height == 0 and r.sha256 == "" and r.file_bytes == 0
