@@ -28,6 +28,8 @@ DATA_RULES = ("date_invalid", "number_invalid", "over_length", "unmapped_code", 
               "legacy_overlong")
 CONF_CATEGORIES = ("key", "field")
 
+# a few records of a group, as an owner reads them: internal key and line (the full list is the ledger)
+SAMPLES = "{{ kikan.sample_list(\"coalesce(internal_key, '') || '（' || cast(record_no as string) || '行目）'\") }}"
 # the columns of every branch of the ledger, in order
 COLS = ["source_table", "source_file", "record_no", "std_ref", "item_id", "item_name", "internal_key",
         "rule_id", "gap_id", "detail"]
@@ -282,7 +284,7 @@ def data_gaps_sql(system: str) -> str:
             + "        min(split_part(std_ref, '.', 2)) as table_id,\n"
             + "        min(item_id) as item_id,\n        min(item_name) as item_name,\n"
             + "        count(*) as record_count,\n"
-            + "        {{ kikan.sample_list(\"coalesce(internal_key, '') || '（' || cast(record_no as string) || '行目）'\") }}"
+            + "        " + SAMPLES
             + " as samples\n"
             + "    from ledger\n    group by gap_id\n)\nselect * from final\n")
 
@@ -297,7 +299,7 @@ def conf_findings_sql(system: str) -> str:
             + f"        {q(system + ':')} || std_ref || '.' || item_id || ':' || rule_id as finding_id,\n"
             + "        rule_id as check_kind, std_ref, item_id, min(item_name) as item_name,\n"
             + "        count(*) as violations,\n"
-            + "        {{ kikan.sample_list(\"coalesce(internal_key, '') || '（' || cast(record_no as string) || '行目）'\") }}"
+            + "        " + SAMPLES
             + " as samples\n"
             + "    from ledger\n    group by rule_id, std_ref, item_id\n)\nselect * from final\n")
 
@@ -309,16 +311,15 @@ def conf_chars_sql(system: str) -> str:
             + f"        {q(system)} as system, std_ref, item_id, min(item_name) as item_name, detail as ch,\n"
             + "        {{ kikan.codepoints('detail') }} as codepoints,\n"
             + "        sum(occurrences) as occurrences, count(distinct record_no) as records,\n"
-            + "        {{ kikan.sample_list(\"coalesce(internal_key, '') || '（' || cast(record_no as string) || '行目）'\") }}"
+            + "        " + SAMPLES
             + " as samples\n"
             + "    from ledger\n    group by std_ref, item_id, detail\n)\nselect * from final\n")
 
 
 def code_counts_sql(system: str) -> str:
     """The code_counts CTE of the spec gaps: records per unmapped legacy code, from the ledger."""
-    return (f"select std_ref, item_id, detail as legacy_value, count(*) as record_count, "
-            "{{ kikan.sample_list(\"coalesce(internal_key, '') || '（' || cast(record_no as string) || '行目）'\") }}"
-            f" as samples from {{{{ ref('{fnd_name(system)}') }}}} where rule_id = 'unmapped_code' "
+    return ("select std_ref, item_id, detail as legacy_value, count(*) as record_count, "
+            + SAMPLES + f" as samples from {{{{ ref('{fnd_name(system)}') }}}} where rule_id = 'unmapped_code' "
             "group by std_ref, item_id, detail")
 
 

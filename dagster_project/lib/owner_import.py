@@ -724,12 +724,8 @@ def _append_log(path: Path, result: ImportResult) -> None:
 # ---------------------------------------------------------------- the summary, the inbox
 
 
-def _w(s: str) -> int:
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in s)
-
-
 def _pad(s: str, width: int, right: bool = False) -> str:
-    gap = " " * max(width - _w(s), 0)
+    gap = " " * max(width - S.display_width(s), 0)
     return gap + s if right else s + gap
 
 

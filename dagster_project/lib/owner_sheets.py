@@ -10,9 +10,15 @@ and ignored on import. Internal keys and line numbers only: no names, addresses,
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 
 from .decisions import DECISIONS
+
+def display_width(text: str) -> int:
+    """Columns a text takes in a cell or a terminal: East Asian wide characters count two."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
 
 HEADER_ROW = 4          # rows 1-3: the sheet's title and how to fill it in
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 from copy import copy
-import unicodedata
 from dataclasses import dataclass, field
 from io import BytesIO
 from pathlib import Path
@@ -36,7 +35,7 @@ from . import owner_sheets as S
 from .config import Project
 from .duck import open_warehouse
 from .gap_report import _atomic_write, gap_kinds
-from .textcodec import PUA_RE, pua_to_sjis
+from .textcodec import PUA_RE, has_halfwidth_kana, pua_to_sjis, sjis_to_pua
 
 OPEN, DONE = D.OPEN, D.DONE
 HEAD_FILL = PatternFill("solid", fgColor="1F4E78")
@@ -121,7 +120,10 @@ def collect(project: Project, db: Path, system: str, gate: dict | None = None,
         usage = {r["sjis_code"]: r for r in _rows(con, "select sjis_code, any_value(juki_code) as juki_code, "
                                                        "any_value(koseki_no) as koseki_no, sum(occurrences) as occ "
                                                        "from meta.gaiji_usage where system = ? group by 1", [system])}
-        mj = _rows(con, "select mj, coalesce(ivs, ucs) as ch, juki_code, koseki_no from reference.mj_index")
+        cited = sorted({c for g in project.gaiji[system] for c in (g.juki_code, g.koseki_no) if c}
+                       | {c for u in usage.values() for c in (u["juki_code"], u["koseki_no"]) if c})
+        mj = _rows(con, "select mj, coalesce(ivs, ucs) as ch, juki_code, koseki_no from reference.mj_index "
+                        "where list_contains(?, juki_code) or list_contains(?, koseki_no)", [cited, cited])
         recon = _rows(con, f'select * from readiness."recon_{system}" order by check_kind, subject')
         records = _rows(con, f'select * from findings."fnd_{system}" order by source_table, record_no, rule_id, item_id')
     finally:
@@ -168,10 +170,12 @@ def collect(project: Project, db: Path, system: str, gate: dict | None = None,
     by_koseki = {m["koseki_no"]: m for m in mj if m["koseki_no"]}
     vendor = {g.code: g for g in project.gaiji[system]}
     shown = set()
-    half = [c for c in chars if c["ch"] and "\uff61" <= c["ch"][0] <= "\uff9f"]
-    for c in [c for c in chars if c not in half] + [{"ch": pua_to_sjis_inv(code), "n": 0, "occ": 0, "records": []}
-                                                   for code in gaiji_dec if pua_to_sjis_inv(code) not in
-                                                   {x["ch"] for x in chars}]:
+    half = [c for c in chars if c["ch"] and has_halfwidth_kana(c["ch"])]
+    seen = {c["ch"] for c in chars}
+    # decided characters stay listed (their history) after staging has substituted them
+    decided_only = [{"ch": sjis_to_pua(code), "n": 0, "occ": 0, "records": []} for code in gaiji_dec
+                    if sjis_to_pua(code) not in seen]
+    for c in [c for c in chars if c not in half] + decided_only:
         ch = c["ch"]
         code = pua_to_sjis(ch) if ch and PUA_RE.fullmatch(ch) else ""
         shown.add(code)
@@ -232,11 +236,6 @@ def collect(project: Project, db: Path, system: str, gate: dict | None = None,
         ("作成日時", dt.datetime.now().strftime("%Y-%m-%d %H:%M")),
     ]
     return WorkbookData(system, f"{sysconf.name} 移行確認", cover, criteria, sheets, errors)
-
-
-def pua_to_sjis_inv(code: str) -> str:
-    """The private-use character Python's cp932 codec gives a vendor code (F040 -> U+E000)."""
-    return bytes.fromhex(code).decode("cp932")
 
 
 # --------------------------------------------------------------------------- Excel
@@ -311,11 +310,6 @@ def write_xlsx(path: Path, d: WorkbookData) -> None:
     wb.save(path)
 
 
-def _display_width(text: str) -> int:
-    """Columns a text takes in a spreadsheet cell: East Asian wide characters count two."""
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
-
-
 def _print_setup(ws, header_row: int | None) -> None:
     ws.page_setup.orientation = "landscape"
     ws.page_setup.paperSize = ws.PAPERSIZE_A4
@@ -340,7 +334,7 @@ def _write_sheet(wb: Workbook, sd: SheetData) -> None:
         cell.font = Font(bold=True, color="FFFFFF")
         cell.alignment = Alignment(wrap_text=True, vertical="center")
         ws.column_dimensions[get_column_letter(i)].width = c.width
-    ws.row_dimensions[hr].height = 15 * max(-(-_display_width(c.name) // max(int(c.width) - 2, 1)) for c in sh.cols)
+    ws.row_dimensions[hr].height = 15 * max(-(-S.display_width(c.name) // max(int(c.width) - 2, 1)) for c in sh.cols)
     wrap = Alignment(wrap_text=True, vertical="top")
     top = Alignment(vertical="top")
     styles: dict[int, object] = {}      # a column's style, made once and copied: setting a style per
@@ -359,7 +353,7 @@ def _write_sheet(wb: Workbook, sd: SheetData) -> None:
                     cell.number_format = "yyyy-mm-dd"
                 styles[ci] = copy(cell._style)
             if c.wrap and isinstance(v, str):
-                lines = max(lines, -(-_display_width(v) // max(int(c.width) - 3, 1)) + (1 if len(v) > 40 else 0))
+                lines = max(lines, -(-S.display_width(v) // max(int(c.width) - 3, 1)) + (1 if len(v) > 40 else 0))
         if lines > 1:
             # the height a wrapped row needs: not every spreadsheet program fits it on opening
             ws.row_dimensions[excel_row].height = 15 * min(lines, 30)

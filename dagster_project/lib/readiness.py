@@ -24,7 +24,7 @@ from .config import PROJECT_ROOT, ConfigError, Project, _build, _read_yaml, read
 from .decisions import (DecisionFile, OwnerDate, check_yaml_model, display_path, load_decisions_checked,
                         needing_decision, read_csv_checked, reconcile)
 from .gaiji_workflow import load_gaiji_decisions_checked, problems_for
-from .textcodec import PUA_RE, pua_to_sjis
+from .textcodec import PUA_RE, has_halfwidth_kana, pua_to_sjis
 
 Outcome = Literal["GO", "CONDITIONAL", "NO-GO"]
 OUTCOME_JA = {"GO": "移行可", "CONDITIONAL": "条件付き可", "NO-GO": "移行不可"}
@@ -374,7 +374,7 @@ def ev_gaiji_identified(ctx: Ctx, cfg: CriterionConfig):
         if PUA_RE.fullmatch(ch):
             if pua_to_sjis(ch) not in decided:
                 pua.append(pua_to_sjis(ch))
-        elif not ("\uff61" <= ch[0] <= "\uff9f"):
+        elif not has_halfwidth_kana(ch):
             # half-width kana are corrected in the data (counted by 文字種・コード値の適合), not identified
             other.append(cps)
     ev = f"未同定の外字 {len(pua)} 字"

@@ -159,17 +159,22 @@ def plant_population(pop: Population, pl_: Planter) -> None:
     mapping = {}
     for r in rows.tolist():
         old = pop.persons["atena_no"][r]
-        for bump in range(1, 10):
-            new = old[:-1] + str((int(old[-1]) + bump) % 10)
-            if new not in existing:
-                break
-        existing.add(new)
-        mapping[old] = new
+        mapping[old] = new = _wrong_check_digit(old, existing)
         pl_.note("invalid_atena_no", "*", "*", "atena_no", None, atena_no=new)
     for attr in ("persons", "history"):
         df = getattr(pop, attr)
         setattr(pop, attr, df.with_columns(pl.col("atena_no").replace(mapping)))
     _plant_setai(pop, pl_)
+
+
+def _wrong_check_digit(old: str, existing: set[str]) -> str:
+    """``old`` with another last digit that no one holds yet (taken into ``existing``)."""
+    for bump in range(1, 10):
+        new = old[:-1] + str((int(old[-1]) + bump) % 10)
+        if new not in existing:
+            break
+    existing.add(new)
+    return new
 
 
 def _plant_setai(pop: Population, pl_: Planter) -> None:
@@ -186,12 +191,7 @@ def _plant_setai(pop: Population, pl_: Planter) -> None:
     mapping = {}
     for i in np.sort(rng.choice(len(households), k, replace=False)).tolist():
         old = households[i]
-        for bump in range(1, 10):
-            new = old[:-1] + str((int(old[-1]) + bump) % 10)
-            if new not in existing:
-                break
-        existing.add(new)
-        mapping[old] = new
+        mapping[old] = new = _wrong_check_digit(old, existing)
         pl_.note("invalid_setai_no", "*", "*", "setai_no", None, setai_no=new)
     pop.persons = pop.persons.with_columns(pl.col("setai_no").replace(mapping))
 

@@ -1,19 +1,10 @@
 // Opens the readiness overview in a real headless Chromium (Debian's /usr/bin/chromium, driven by
 // playwright-core), reads what a person would see, and saves a screenshot.
 // usage: node overview.mjs <page.html> <screenshot.png>   -> prints a JSON summary
-import { createRequire } from "node:module";
-import path from "node:path";
-
-// playwright-core is installed with the project's other npm packages, under node/
-const require = createRequire(path.resolve(process.env.KIKAN_NODE_DIR || "node", "package.json"));
-const { chromium } = require("playwright-core");
+import { launch } from "./chromium.mjs";
 
 const [page_path, shot] = process.argv.slice(2);
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync"],
-});
+const browser = await launch();
 try {
   const page = await browser.newPage({ viewport: { width: 1600, height: 1200 } });
   await page.goto("file://" + page_path);

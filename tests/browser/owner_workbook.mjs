@@ -2,18 +2,10 @@
 // with every request that is not a local file blocked (the 庁内 network is closed), and measures
 // each table column: none may be narrower than 4 characters of the page's font.
 // usage: node owner_workbook.mjs <page.html> <screenshot.png>   -> prints a JSON summary
-import { createRequire } from "node:module";
-import path from "node:path";
-
-const require = createRequire(path.resolve(process.env.KIKAN_NODE_DIR || "node", "package.json"));
-const { chromium } = require("playwright-core");
+import { launch } from "./chromium.mjs";
 
 const [page_path, shot] = process.argv.slice(2);
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync"],
-});
+const browser = await launch();
 try {
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   const blocked = [];

@@ -131,6 +131,14 @@ def test_rerunning_one_system_leaves_the_others_untouched(extracted_city, query)
     assert query(db, 'select count(*) from raw."zeimu__atena"')[0][0] == zeimu_rows
 
 
+def extract_only(legacy, db):
+    """Materialize the 13 extract assets (and their checks) of ``legacy`` into ``db``, nothing else."""
+    extract_assets = [a for a in defs.assets if isinstance(a, dg.AssetsDefinition)
+                      and any(k.path[0] == "raw" for k in a.keys)]
+    return dg.materialize(extract_assets, raise_on_error=False,
+                          resources={"warehouse": WarehouseResource(path=str(db), legacy_dir=str(legacy))})
+
+
 def test_a_missing_file_is_refused_in_its_system_only(small_city, tmp_path, query):
     import shutil
 
@@ -139,10 +147,7 @@ def test_a_missing_file_is_refused_in_its_system_only(small_city, tmp_path, quer
     shutil.copytree(legacy, copy)
     (copy / "kenko" / "KENSHIN_JUSHIN.CSV").unlink()
     db = tmp_path / "w.duckdb"
-    extract_assets = [a for a in defs.assets if isinstance(a, dg.AssetsDefinition)
-                      and any(k.path[0] == "raw" for k in a.keys)]
-    res = dg.materialize(extract_assets, raise_on_error=False,
-                         resources={"warehouse": WarehouseResource(path=str(db), legacy_dir=str(copy))})
+    res = extract_only(copy, db)
     # no step fails (a failed extract step would stop the one dbt build of every system): the
     # refusal is kenko's failed file_accepted check, with the reason, and an empty raw table
     assert not [e for e in res.all_events if e.event_type_value == "STEP_FAILURE"]
@@ -172,10 +177,7 @@ def test_a_directory_and_a_fifo_are_refused_in_their_systems_only(small_city, tm
     (copy / "nenkin" / "NENKIN_HIHOKENSHA.CSV").unlink()
     os.mkfifo(copy / "nenkin" / "NENKIN_HIHOKENSHA.CSV")
     db = tmp_path / "w.duckdb"
-    extract_assets = [a for a in defs.assets if isinstance(a, dg.AssetsDefinition)
-                      and any(k.path[0] == "raw" for k in a.keys)]
-    res = dg.materialize(extract_assets, raise_on_error=False,
-                         resources={"warehouse": WarehouseResource(path=str(db), legacy_dir=str(copy))})
+    res = extract_only(copy, db)
     assert not [e for e in res.all_events if e.event_type_value == "STEP_FAILURE"]
     checks = {e.event_specific_data.asset_key.path[-1]: e.event_specific_data for e in res.all_events
               if e.event_type_value == "ASSET_CHECK_EVALUATION"

@@ -1,0 +1,16 @@
+// Debian's headless Chromium driven by playwright-core (installed with the project's npm
+// packages under node/), launched the way this closed machine needs: no sandbox as root, no
+// background network. Shared by the page tests.
+import { createRequire } from "node:module";
+import path from "node:path";
+
+const require = createRequire(path.resolve(process.env.KIKAN_NODE_DIR || "node", "package.json"));
+const { chromium } = require("playwright-core");
+
+export function launch() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+           "--disable-component-update", "--disable-sync"],
+  });
+}
