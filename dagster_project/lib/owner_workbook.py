@@ -113,7 +113,7 @@ def collect(project: Project, db: Path, system: str, gate: dict | None = None,
                           "on r.rule_id = f.rule_id where r.category = 'key' order by source_table, record_no, rule_id")
         audit = _rows(con, f'select * from conformance."conf_{system}__mynumber_audit" where audit_class <> \'4/4\' '
                            "order by std_ref, record_no")
-        chars = _rows(con, "select detail as ch, count(distinct source_file || record_no) as n, sum(occurrences) as occ, "
+        chars = _rows(con, "select detail as ch, sum(occurrences) as occ, "
                            "list(distinct coalesce(internal_key, '') || '（' || source_file || ' ' || "
                            "cast(record_no as varchar) || '行）') as records "
                            f'from findings."fnd_{system}" where rule_id = \'charset\' group by detail order by occ desc')
@@ -169,16 +169,14 @@ def collect(project: Project, db: Path, system: str, gate: dict | None = None,
     by_juki = {m["juki_code"]: m for m in mj if m["juki_code"]}
     by_koseki = {m["koseki_no"]: m for m in mj if m["koseki_no"]}
     vendor = {g.code: g for g in project.gaiji[system]}
-    shown = set()
     half = [c for c in chars if c["ch"] and has_halfwidth_kana(c["ch"])]
     seen = {c["ch"] for c in chars}
     # decided characters stay listed (their history) after staging has substituted them
-    decided_only = [{"ch": sjis_to_pua(code), "n": 0, "occ": 0, "records": []} for code in gaiji_dec
+    decided_only = [{"ch": sjis_to_pua(code), "occ": 0, "records": []} for code in gaiji_dec
                     if sjis_to_pua(code) not in seen]
     for c in [c for c in chars if c not in half] + decided_only:
         ch = c["ch"]
         code = pua_to_sjis(ch) if ch and PUA_RE.fullmatch(ch) else ""
-        shown.add(code)
         v = vendor.get(code)
         juki = (v.juki_code if v else None) or (usage.get(code) or {}).get("juki_code")
         koseki = (v.koseki_no if v else None) or (usage.get(code) or {}).get("koseki_no")
