@@ -21,13 +21,16 @@ import yaml
 
 from .charsql import split_chars_sql
 from .config import PROJECT_ROOT, Layout, LayoutFile, Project
-from .mapping import MappingSet, ResolvedItem, ResolvedTable
+from .mapping import SEEDS, MappingSet, ResolvedItem, ResolvedTable
+from .ranges import ItemRange, load_item_ranges
 from .confgen import render_conformance
 from .findgen import code_counts_sql, data_gaps_sql, render_findings
 from .recongen import render_recon
 from .sqlnames import GEN_MACROS, GEN_MODELS, HEADER, int_name, q, std_name, stg_name  # noqa: F401 (re-exported)
 from .textcodec import _FULL_TO_HALF
-from .wareki import eras
+from .amounts import AMOUNT_PATTERN, ZONED_NEGATIVE, ZONED_POSITIVE, ZONED_PATTERN
+from .sqlread import read_bigint_sql, safe_expr  # noqa: F401 (safe_expr re-exported)
+from .wareki import date_pattern, eras
 
 DBT_DIR = PROJECT_ROOT / "dbt"
 
@@ -93,22 +96,21 @@ def _era_cases(layout: Layout, key_kind: str) -> tuple[str, str, str]:
 
 
 _DATE_PARTS = {
-    # style: (match regex, key, year, month, day, key kind)
-    "era7": (r"[1-5][0-9]{6}", "substr(__v, 1, 1)", "substr(__v, 2, 2)", "substr(__v, 4, 2)", "substr(__v, 6, 2)", "digit"),
-    "era_letter": (r"[MTSHR][0-9]{6}", "substr(__v, 1, 1)", "substr(__v, 2, 2)", "substr(__v, 4, 2)", "substr(__v, 6, 2)", "letter"),
-    "ymd8": (r"[0-9]{8}", None, "substr(__v, 1, 4)", "substr(__v, 5, 2)", "substr(__v, 7, 2)", None),
-    "ym6": (r"[0-9]{6}", None, "substr(__v, 1, 4)", "substr(__v, 5, 2)", "'1'", None),
+    # style: (key, year, month, day, key kind); the form is wareki.date_pattern(style), the one the
+    # Python reader uses too
+    "era7": ("substr(__v, 1, 1)", "substr(__v, 2, 2)", "substr(__v, 4, 2)", "substr(__v, 6, 2)", "digit"),
+    "era_letter": ("substr(__v, 1, 1)", "substr(__v, 2, 2)", "substr(__v, 4, 2)", "substr(__v, 6, 2)", "letter"),
+    "ymd8": (None, "substr(__v, 1, 4)", "substr(__v, 5, 2)", "substr(__v, 7, 2)", None),
+    "ym6": (None, "substr(__v, 1, 4)", "substr(__v, 5, 2)", "'1'", None),
 }
-_DOTTED = r"(明治|大正|昭和|平成|令和|[MTSHR])(元|[0-9]{1,2})[.．]([0-9]{1,2})[.．]([0-9]{1,2})"
-_SLASH = r"([0-9]{4})/([0-9]{1,2})/([0-9]{1,2})"
 
 
 def _date_parts(col: str, style: str, layout: Layout) -> tuple[list[str], list[str]]:
     """(groups, parts): the regex groups of a legacy date, extracted once per value (a CTE of
     their own), and the columns <col>__ok, __y, __m, __d, __lo, __hi computed from them."""
     groups = []
+    rx = date_pattern(style)
     if style in ("era_dotted", "ymd_slash"):
-        rx = _DOTTED if style == "era_dotted" else _SLASH
         n = 4 if style == "era_dotted" else 3
         # one regex pass per value instead of one per piece (12 passes made 選挙人名簿 the slowest
         # staging model of the 100k benchmark)
@@ -121,22 +123,25 @@ def _date_parts(col: str, style: str, layout: Layout) -> tuple[list[str], list[s
         mm, dd = g[2], g[3]
         kind = "name"
     elif style == "ymd_slash":
-        rx, key, kind = _SLASH, None, None
+        key, kind = None, None
         yy, mm, dd = g
     else:
-        rx, key, yy, mm, dd, kind = _DATE_PARTS[style]
+        key, yy, mm, dd, kind = _DATE_PARTS[style]
     ok = "{{ kikan.re_full('" + col + "', '" + rx.replace("'", "''") + "') }}"
+    # try_cast although the form was checked: DuckDB evaluates a regex group's cast outside the
+    # CASE that guards it (a struct field from the grouped CTE), and a value of the wrong form
+    # ('H8.13.x7') stopped the whole staging model with "Could not convert string '' to INT32"
     if key is None:
-        y, lo, hi = f"cast({yy} as integer)", "date '0001-01-01'", "cast(null as date)"
+        y, lo, hi = f"try_cast({yy} as integer)", "date '0001-01-01'", "cast(null as date)"
     else:
         y0, lo, hi = (x.replace("__key", "(" + key + ")") for x in _era_cases(layout, kind))
-        y = f"case when cast({yy} as integer) >= 1 then {y0} + cast({yy} as integer) - 1 end"
+        y = f"case when try_cast({yy} as integer) >= 1 then {y0} + try_cast({yy} as integer) - 1 end"
     sub = lambda s_: s_.replace("__v", col)  # noqa: E731
     return groups, [
         f"{ok} as {col}__ok",
         f"case when {ok} then {sub(y)} end as {col}__y",
-        f"case when {ok} then cast({sub(mm)} as integer) end as {col}__m",
-        f"case when {ok} then cast({sub(dd)} as integer) end as {col}__d",
+        f"case when {ok} then try_cast({sub(mm)} as integer) end as {col}__m",
+        f"case when {ok} then try_cast({sub(dd)} as integer) end as {col}__d",
         f"case when {ok} then {sub(lo)} end as {col}__lo",
         f"case when {ok} then {sub(hi)} end as {col}__hi",
     ]
@@ -175,13 +180,16 @@ def staging_sql(system: str, layout: Layout, lf: LayoutFile, decisions: list[tup
             # a value of the right form that does not fit a bigint is 'overflow', never a silent null
             # (a 20-digit 国保 amount came out of staging as null with status ok, and 突合 said 一致)
             if f.zoned:
-                ok = "{{ kikan.re_full('" + c + "', '[0-9]*[0-9{}A-R]') }}"
-                digits = (f"concat(left({c}, length({c}) - 1), "
-                          f"translate(right({c}, 1), '{{ABCDEFGHI}}JKLMNOPQR', '01234567890123456789'))")
-                val = (f"case when {ok} then (case when right({c}, 1) in ('}}','J','K','L','M','N','O','P','Q','R') "
-                       f"then -1 else 1 end) * " + "{{ kikan.try_bigint(\"" + digits + "\") }} end")
+                ok = "{{ kikan.re_full('" + c + "', '" + ZONED_PATTERN + "') }}"
+                # the sign in front of the digits, so the one negative number whose digits alone
+                # exceed a BIGINT (-9223372036854775808) is read, as the plain reader reads it
+                neg = ", ".join(q(x) for x in ZONED_NEGATIVE)
+                digits = (f"concat(case when right({c}, 1) in ({neg}) then '-' else '' end, "
+                          f"left({c}, length({c}) - 1), translate(right({c}, 1), "
+                          f"{q(ZONED_POSITIVE + ZONED_NEGATIVE)}, '01234567890123456789'))")
+                val = f"case when {ok} then " + "{{ kikan.try_bigint(\"" + digits + "\") }} end"
             else:
-                ok = "{{ kikan.re_full('" + c + "', '-?[0-9]+') }}"
+                ok = "{{ kikan.re_full('" + c + "', '" + AMOUNT_PATTERN + "') }}"
                 val = f"case when {ok} then " + "{{ kikan.try_bigint('" + c + "') }} end"
             final += [f"{val} as {c}", f"{c} as {c}__raw",
                       f"case when {c} is null then 'blank' when not {ok} then 'invalid' when ({val}) is null "
@@ -210,25 +218,13 @@ def staging_sql(system: str, layout: Layout, lf: LayoutFile, decisions: list[tup
 
 # --------------------------------------------------------------------------- intermediate / standard
 
-def safe_expr(expr: str) -> str:
-    """A mapping expression with every CAST made a TRY_CAST: one value a cast cannot take (a
-    対象児童数 of 11 digits in ``cast(jido_su as integer)``) failed the whole system's models and put
-    the value into dbt's error text; now it is null, and the item's flag names the record."""
-    import sqlglot
-    from sqlglot import exp
-
-    tree = sqlglot.parse_one(expr, read="duckdb")
-    tree = tree.transform(lambda n: exp.TryCast(this=n.this, to=n.args["to"])
-                          if isinstance(n, exp.Cast) and not isinstance(n, exp.TryCast) else n)
-    return tree.sql(dialect="duckdb")
-
-
 def _field_types(lf: LayoutFile) -> dict[str, str]:
     return {f.name: f.type for f in lf.fields}
 
 
-def _item_sql(ri: ResolvedItem, lf: LayoutFile) -> tuple[list[str], str | None]:
-    """(select expressions for the item, name of its flag column or None)."""
+def _item_sql(ri: ResolvedItem, lf: LayoutFile, rng: ItemRange | None = None) -> tuple[list[str], str | None]:
+    """(select expressions for the item, name of its flag column or None). ``rng``: the item's
+    range (seeds/std_item_ranges.csv); a value outside it is flagged out_of_range and kept."""
     it = ri.item
     c = it.column_name
     typ = SQL_TYPE[it.data_type]
@@ -239,6 +235,8 @@ def _item_sql(ri: ResolvedItem, lf: LayoutFile) -> tuple[list[str], str | None]:
     date_bad = [f"{f}__status = 'invalid'" for f in ri.lineage if types.get(f) == "date"]
     num_bad = [f"{f}__status in ('invalid', 'overflow')" for f in ri.lineage if types.get(f) == "amount"]
     sentinel = [f"{f}__status in ('unknown', 'open')" for f in ri.lineage if types.get(f) == "date"]
+    # a legacy value was there, but the mapping gave no value of the item's type
+    present = " or ".join(f"{f} is not null" for f in ri.lineage)
     cases = []
     if date_bad:
         cases.append(f"when {' or '.join(date_bad)} then 'date_invalid'")
@@ -257,14 +255,21 @@ def _item_sql(ri: ResolvedItem, lf: LayoutFile) -> tuple[list[str], str | None]:
         out.append(f"cast({e} as string) as {c}__v")
         cases.append(f"when length({c}__v) > {it.length} then 'over_length'")
     elif it.data_type == "integer":
-        out.append("{{ kikan.try_bigint('" + e.replace("'", "\\'") + "') }} as " + c + "__v")
-        # a legacy value that the mapping could not turn into a number (a cast that does not fit)
-        present = " or ".join(f"{f} is not null" for f in ri.lineage)
+        bare = ri.expr.strip() in ri.lineage and types.get(ri.expr.strip()) == "amount"
+        # a staging amount is a BIGINT already; anything else is read strictly
+        out.append(f"{e} as {c}__v" if bare else f"{read_bigint_sql(e)} as {c}__v")
         if present:
             cases.append(f"when {c}__v is null and ({present}) then 'number_invalid'")
-        cases.append(f"when length(cast(abs({c}__v) as string)) > {it.length} then 'over_length'")
+        if it.length < 19:   # every BIGINT fits 19 digits (and abs() of the smallest one overflows)
+            most = 10 ** it.length - 1
+            cases.append(f"when {c}__v > {most} or {c}__v < -{most} then 'over_length'")
     else:
-        out.append(f"cast({e} as date) as {c}__v")
+        out.append(f"try_cast({e} as date) as {c}__v")
+        if present:
+            cases.append(f"when {c}__v is null and ({present}) then 'date_invalid'")
+    outside = rng.sql(f"{c}__v") if rng is not None and it.data_type in ("integer", "date") else None
+    if outside:
+        cases.append(f"when {outside} then 'out_of_range'")
     if it.required:
         blank = f"({c}__v is null" + (f" or {c}__v = ''" if typ == "string" else "") + ")"
         if sentinel:
@@ -274,11 +279,11 @@ def _item_sql(ri: ResolvedItem, lf: LayoutFile) -> tuple[list[str], str | None]:
     return out + [flag], f"{c}__flag"
 
 
-def int_sql(t: ResolvedTable) -> str:
+def int_sql(t: ResolvedTable, ranges: dict | None = None) -> str:
     mapped, flags = [], []
     finals = []
     for ri in t.items:
-        exprs, flag = _item_sql(ri, t.source)
+        exprs, flag = _item_sql(ri, t.source, (ranges or {}).get((t.std.ref, ri.item.item_id)))
         c = ri.item.column_name
         if flag is None:
             finals.append(exprs[0])
@@ -505,8 +510,9 @@ def render_all(project: Project, mappings: MappingSet) -> dict[Path, str]:
     files[GEN_MODELS / "staging" / "_staging.yml"] = yaml.safe_dump(
         {"version": 2, "models": staging_models}, allow_unicode=True, sort_keys=False)
     std_models, int_models, gap_models = [], [], []
+    ranges = load_item_ranges(mappings.catalog, SEEDS / "std_item_ranges.csv")
     for t in mappings.tables:
-        files[GEN_MODELS / "intermediate" / t.system / f"{int_name(t)}.sql"] = int_sql(t)
+        files[GEN_MODELS / "intermediate" / t.system / f"{int_name(t)}.sql"] = int_sql(t, ranges)
         int_models.append({"name": int_name(t), "config": {"meta": {"system": t.system}, "tags": [t.system]}})
         files[GEN_MODELS / "standard" / t.std.business_id / f"{std_name(t)}.sql"] = std_sql(t)
         std_models.append(std_yml(t))

@@ -24,7 +24,7 @@ from .mapping import MappingSet, ResolvedTable
 from .references import checked_ids
 from .rules import charset_applies, field_rules_for
 
-DATA_RULES = ("date_invalid", "number_invalid", "over_length", "unmapped_code", "required_missing",
+DATA_RULES = ("date_invalid", "number_invalid", "over_length", "out_of_range", "unmapped_code", "required_missing",
               "legacy_overlong")
 CONF_CATEGORIES = ("key", "field")
 
@@ -122,8 +122,8 @@ def ledger_sql(project, mappings: MappingSet, system: str) -> str:
             if {"atena_no", "rireki_no"} <= set(key):
                 parts.append(_row(t, **base, item=items["rireki_no"].item, rule="'rireki_gap'",
                                   frm=f"{src} o\n        inner join (select atena_no from {src} where rireki_no is "
-                                      "not null group by atena_no having min(cast(rireki_no as integer)) <> 1 or "
-                                      "max(cast(rireki_no as integer)) <> count(distinct rireki_no)) r "
+                                      "not null group by atena_no having min(try_cast(rireki_no as integer)) <> 1 or "
+                                      "max(try_cast(rireki_no as integer)) <> count(distinct rireki_no)) r "
                                       "on o.atena_no = r.atena_no", where="true"))
 
         # every declared reference: orphan, or cascade when the referenced record was quarantined

@@ -91,7 +91,6 @@ def has_halfwidth_kana(s: str) -> bool:
 
 _POS = "{ABCDEFGHI"
 _NEG = "}JKLMNOPQR"
-_ZONED_RE = re.compile(r"^[0-9]*[0-9{}A-R]$")
 
 
 def zoned_encode(value: int, length: int) -> str:
@@ -104,13 +103,4 @@ def zoned_encode(value: int, length: int) -> str:
     return digits[:-1] + (_NEG[last] if value < 0 else _POS[last])
 
 
-def zoned_decode(s: str) -> int:
-    s = s.strip()
-    if not _ZONED_RE.match(s):
-        raise ValueError(f"{s!r} is not zoned decimal")
-    last = s[-1]
-    if last.isdigit():
-        return int(s)
-    if last in _POS:
-        return int(s[:-1] + str(_POS.index(last)))
-    return -int(s[:-1] + str(_NEG.index(last)))
+# reading zoned decimal is lib/amounts.parse_legacy_amount (the staging SQL's reader, in Python)

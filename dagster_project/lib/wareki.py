@@ -63,22 +63,27 @@ def era_of(day: dt.date) -> tuple[Era, int]:
     raise ValueError(f"{day} is before 明治")
 
 
-def wareki_to_date(
-    era: Era, year: int, month: int, day: int, meiji_start: dt.date | None = None
-) -> dt.date:
-    """Convert an era date; raise ValueError naming why it is not a real day of that era."""
-    if year < 1:
-        raise ValueError(f"{era.name}{year}年: the year must be 1 or more")
-    try:
-        d = dt.date(era.start.year + year - 1, month, day)
-    except ValueError:
-        raise ValueError(f"{era.name}{year}年{month}月{day}日 is not a calendar date") from None
-    start = meiji_start if (era.code == "meiji" and meiji_start) else era.start
-    if d < start:
-        raise ValueError(f"{era.name}{year}年{month}月{day}日 is before {era.name} began ({start})")
-    if era.end is not None and d > era.end:
-        raise ValueError(f"{era.name}{year}年{month}月{day}日 is after {era.name} ended ({era.end})")
-    return d
+# the characters trimmed from both ends of every legacy value (kikan.trim_blanks in SQL): the
+# ASCII and the full-width space, nothing else (a tab or a newline is part of the value)
+BLANKS = " \u3000"
+
+
+def date_pattern(style: str) -> str:
+    """The form of a legacy date style, as a regex both readers use (``re.fullmatch`` here,
+    ``kikan.re_full`` in the staging SQL). Digits are ASCII ``[0-9]``: a full-width or other
+    Unicode digit is not a digit of these exports. Era digits, letters and names come from the
+    era table."""
+    digits = "".join(str(e.digit) for e in eras())
+    letters = "".join(e.letter for e in eras())
+    names = "|".join(e.name for e in eras())
+    return {
+        "era7": f"[{digits}][0-9]{{6}}",
+        "era_letter": f"[{letters}][0-9]{{6}}",
+        "era_dotted": f"({names}|[{letters}])(元|[0-9]{{1,2}})[.．]([0-9]{{1,2}})[.．]([0-9]{{1,2}})",
+        "ymd8": "[0-9]{8}",
+        "ymd_slash": "([0-9]{4})/([0-9]{1,2})/([0-9]{1,2})",
+        "ym6": "[0-9]{6}",
+    }[style]
 
 
 @dataclass(frozen=True)
@@ -94,7 +99,21 @@ class ParsedDate:
     reason: str | None = None
 
 
-_DOTTED = re.compile(r"^(明治|大正|昭和|平成|令和|[MTSHR])(元|\d{1,2})[.．](\d{1,2})[.．](\d{1,2})$")
+def _day(era: Era | None, year: int, month: int, day: int, meiji_start: dt.date | None) -> ParsedDate:
+    """A real day of the era (or of the Gregorian calendar when ``era`` is None), else invalid."""
+    if year < 1:
+        return ParsedDate("invalid", reason="the year must be 1 or more")
+    try:
+        d = dt.date((era.start.year + year - 1) if era else year, month, day)
+    except ValueError:
+        return ParsedDate("invalid", reason="not a calendar date")
+    if era is not None:
+        start = meiji_start if (era.code == "meiji" and meiji_start) else era.start
+        if d < start:
+            return ParsedDate("invalid", reason=f"before {era.name} began ({start})")
+        if era.end is not None and d > era.end:
+            return ParsedDate("invalid", reason=f"after {era.name} ended ({era.end})")
+    return ParsedDate("ok", d)
 
 
 def parse_legacy_date(
@@ -103,51 +122,41 @@ def parse_legacy_date(
     sentinels: dict[str, str] | None = None,
     meiji_start: dt.date | None = None,
 ) -> ParsedDate:
-    """Read a date in one of the legacy styles of ``mappings/<system>/layout.yaml``.
+    """Read a date in one of the legacy styles of ``mappings/<system>/layout.yaml``, exactly as
+    the staging SQL (``dbtgen.staging_sql``) reads it: the same status and the same day for every
+    string (``tests/unit/test_readers_differential.py`` holds the two equal). Never raises for a
+    value; an unknown style is a programming error (the layout model allows none).
 
-    era7        era digit + YYMMDD         3600214  = 昭和36年2月14日
+    era7        era digit + YYMMDD         3600214  = 昭和60年2月14日
     era_letter  era letter + YYMMDD        S360214
     era_dotted  era name + YY.MM.DD        平成15.01.07 (元 allowed for year 1)
     ymd8        YYYYMMDD                   20030107
     ymd_slash   YYYY/MM/DD                 2003/01/07
     ym6         YYYYMM (a month)           200301   -> the 1st of the month
+
+    The reason of an invalid value names the rule, never the value (it may be a birth date).
     """
-    v = (value or "").strip().strip("\u3000")
+    if style not in ("era7", "era_letter", "era_dotted", "ymd8", "ymd_slash", "ym6"):
+        raise ValueError(f"unknown date style {style!r}")
+    v = (value or "").strip(BLANKS)
     if not v:
         return ParsedDate("blank")
     if sentinels and v in sentinels:
         return ParsedDate(sentinels[v])
-    try:
-        if style == "era7" or style == "era_letter":
-            if len(v) != 7 or not v[1:].isdigit():
-                return ParsedDate("invalid", reason=f"{v!r} is not era + YYMMDD")
-            era = era_by(v[0]) if style == "era_letter" else era_by(int(v[0]) if v[0].isdigit() else -1)
-            if era is None:
-                return ParsedDate("invalid", reason=f"{v!r}: unknown era {v[0]!r}")
-            return ParsedDate("ok", wareki_to_date(era, int(v[1:3]), int(v[3:5]), int(v[5:7]), meiji_start))
-        if style == "era_dotted":
-            m = _DOTTED.match(v)
-            if not m:
-                return ParsedDate("invalid", reason=f"{v!r} is not 元号YY.MM.DD")
-            era = era_by(m.group(1))
-            year = 1 if m.group(2) == "元" else int(m.group(2))
-            return ParsedDate("ok", wareki_to_date(era, year, int(m.group(3)), int(m.group(4)), meiji_start))
-        if style == "ymd8":
-            if len(v) != 8 or not v.isdigit():
-                return ParsedDate("invalid", reason=f"{v!r} is not YYYYMMDD")
-            return ParsedDate("ok", dt.date(int(v[:4]), int(v[4:6]), int(v[6:])))
-        if style == "ymd_slash":
-            m = re.fullmatch(r"(\d{4})/(\d{1,2})/(\d{1,2})", v)
-            if not m:
-                return ParsedDate("invalid", reason=f"{v!r} is not YYYY/MM/DD")
-            return ParsedDate("ok", dt.date(int(m.group(1)), int(m.group(2)), int(m.group(3))))
-        if style == "ym6":
-            if len(v) != 6 or not v.isdigit():
-                return ParsedDate("invalid", reason=f"{v!r} is not YYYYMM")
-            return ParsedDate("ok", dt.date(int(v[:4]), int(v[4:]), 1))
-    except ValueError as exc:
-        return ParsedDate("invalid", reason=str(exc))
-    raise ValueError(f"unknown date style {style!r}")
+    m = re.fullmatch(date_pattern(style), v)
+    if not m:
+        return ParsedDate("invalid", reason=f"not of the form {style}")
+    if style in ("era7", "era_letter"):
+        era = era_by(v[0]) if style == "era_letter" else era_by(int(v[0]))
+        return _day(era, int(v[1:3]), int(v[3:5]), int(v[5:7]), meiji_start)
+    if style == "era_dotted":
+        year = 1 if m.group(2) == "元" else int(m.group(2))
+        return _day(era_by(m.group(1)), year, int(m.group(3)), int(m.group(4)), meiji_start)
+    if style == "ymd_slash":
+        return _day(None, int(m.group(1)), int(m.group(2)), int(m.group(3)), None)
+    if style == "ymd8":
+        return _day(None, int(v[:4]), int(v[4:6]), int(v[6:]), None)
+    return _day(None, int(v[:4]), int(v[4:]), 1, None)     # ym6
 
 
 def format_legacy_date(day: dt.date, style: str) -> str:

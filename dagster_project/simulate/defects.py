@@ -1,11 +1,11 @@
 """Planted defects, at configurable rates, with a ground-truth record of each.
 
 Logical defects change the frames before rendering (duplicate keys, orphan references,
-check digits, unidentified 外字, unmapped codes, impossible dates, wrong-person My Number
-links); byte defects change the rendered file (truncated and overlong fixed-width records,
-undecodable bytes). Each planted defect is recorded with its system, table, field and the
-physical record number it lands on, so tests can compare what the pipeline finds with what
-was planted. The pipeline itself never reads this record.
+check digits, unidentified 外字, unmapped codes, impossible dates, values outside the item's
+range, wrong-person My Number links); byte defects change the rendered file (truncated and
+overlong fixed-width records, undecodable bytes). Each planted defect is recorded with its
+system, table, field and the physical record number it lands on, so tests can compare what the
+pipeline finds with what was planted. The pipeline itself never reads this record.
 
 Defects never overlap: a row carries at most one, and byte defects avoid rows holding 外字,
 so every planted count is exact.
@@ -340,6 +340,11 @@ def plant_logical(frames: dict[str, dict[str, pl.DataFrame]], layouts: dict[str,
         return v + " " * (f.length + 1 - len(stored.encode("cp932", errors="replace")))
     replace_values("csv_overlong", "csv_overlong", lambda v, i, a, f: pad_over(v, f),
                    length=lambda v, a, f: f.length)
+
+    # a value both readers take that the standard item's range does not (a number of its digits, a
+    # real day): planted after the classes above so that their rows stay where they were
+    replace_values("out_of_range", "range", lambda v, i, literal, f: literal,
+                   value=lambda v, literal, f: str(literal).removeprefix("@raw:"))
 
     # duplicates last: a copy of a clean row, right after it
     for sys_, t, _, _ in targets("duplicate_key"):

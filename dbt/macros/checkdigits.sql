@@ -3,7 +3,9 @@
   Each macro is true when the value has the right form and its check digit agrees.
 #}
 
-{% macro _digit(x, pos) -%}cast(substr({{ x }}, {{ pos }}, 1) as integer){%- endmacro %}
+{# try_cast: the engine may evaluate the digits before (or without) the form check beside them, and a
+   letter in a plain cast stopped the model with the value in its error text #}
+{% macro _digit(x, pos) -%}try_cast(substr({{ x }}, {{ pos }}, 1) as integer){%- endmacro %}
 
 {# 個人番号: 12 digits; weights 6,5,4,3,2,7,6,5,4,3,2 over the first 11; r = sum mod 11; check = 0 if r <= 1 else 11 - r #}
 {% macro mynumber_ok(x) -%}

@@ -28,6 +28,11 @@ try_to_date(concat(lpad(cast({{ y }} as string), 4, '0'), '-', lpad(cast({{ m }}
 {% macro default__try_bigint(expr) -%}try_cast({{ expr }} as bigint){%- endmacro %}
 {% macro spark__try_bigint(expr) -%}try_cast({{ expr }} as bigint){%- endmacro %}
 
+{# an integer wider than BIGINT, for totals of legacy amounts that a BIGINT column could not hold #}
+{% macro wide_int() -%}{{ return(adapter.dispatch('wide_int', 'kikan')()) }}{%- endmacro %}
+{% macro default__wide_int() -%}hugeint{%- endmacro %}
+{% macro spark__wide_int() -%}decimal(38, 0){%- endmacro %}
+
 {# the first n line numbers, in numeric order, written as 「N行目」 #}
 {% macro sample_lines(expr, n=5) -%}{{ return(adapter.dispatch('sample_lines', 'kikan')(expr, n)) }}{%- endmacro %}
 {% macro default__sample_lines(expr, n) -%}array_to_string(list_transform(list_slice(list_sort(list({{ expr }})), 1, {{ n }}), lambda x: cast(x as varchar) || '行目'), ', '){%- endmacro %}

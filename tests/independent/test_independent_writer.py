@@ -54,4 +54,5 @@ def test_every_file_has_the_layouts_shape(tmp_path):
             assert {len(x) for x in lines} == {lf["record_length"]}, fi.path
     kinds = sorted(p.rule_id for p in city.planted)
     assert kinds == sorted(["orphan_reference"] * 3 + ["check_digit"] * 2 + ["duplicate_key"] * 2 + [
-        "legacy_overlong", "date_invalid", "unmapped_code", "hankaku_kana", "charset"] + ["number_invalid"] * 2)
+        "date_invalid", "unmapped_code", "hankaku_kana", "charset", "number_invalid"] + ["legacy_overlong"] * 3
+        + ["over_length"] * 2 + ["out_of_range"] * 4)

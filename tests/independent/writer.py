@@ -468,6 +468,11 @@ def build_tables() -> dict[tuple[str, str], list[Rec]]:  # noqa: C901 - one tabl
         # planted (12): an amount beyond BIGINT: a number of data, never a silent null
         Rec(dict(nendo="2025", setai_no=setai(4), iryo=99999999999999999999, shien=71200, kaigo=0, gokei=1),
             [("kokuho_amount_overflow", "number_invalid")], "医療分 20桁（BIGINT を超える）"),
+        # planted (14): an amount that fits a BIGINT but not the standard's 11 digits (and is longer
+        # than the layout's 9 bytes): 桁数超過, and 突合 shows the 医療分 the standard side lost
+        Rec(dict(nendo="2024", setai_no=setai(7), iryo=123456789012, shien=98760, kaigo=0, gokei=98760),
+            [("kokuho_amount_over_digits", "over_length"), ("kokuho_amount_over_layout", "legacy_overlong")],
+            "医療分 12桁（BIGINT には入るが標準は11桁）"),
     ]
 
     # ---- 介護保険 kaigo -------------------------------------------------------------------
@@ -513,6 +518,14 @@ def build_tables() -> dict[tuple[str, str], list[Rec]]:  # noqa: C901 - one tabl
         ks.append(Rec(dict(jushin_no="2026000050", atena_no=P[n].atena, kenshin_shubetsu="01", jushin_date=d,
                            shincho=1580, taiju=550, ketsuatsu=118, hantei="A"),
                       [("kenko_duplicate_jushin_no", "duplicate_key")], "受診番号の重複"))
+    # planted (16): a 身長 of 9,999 mm: the standard's four digits hold it, the item's range does not;
+    # planted (17): a 受診日 of 1850, a real day before any date the legacy systems can hold
+    ks.append(Rec(dict(jushin_no="2026000061", atena_no=P[14].atena, kenshin_shubetsu="01",
+                       jushin_date=D(2026, 8, 20), shincho=9999, taiju=655, ketsuatsu=131, hantei="B"),
+                  [("kenko_height_out_of_range", "out_of_range")], "身長 9999mm（範囲 300〜2500）"))
+    ks.append(Rec(dict(jushin_no="2026000062", atena_no=P[15].atena, kenshin_shubetsu="01",
+                       jushin_date=Raw("1850/08/20"), shincho=1548, taiju=502, ketsuatsu=122, hantei="A"),
+                  [("kenko_date_out_of_range", "out_of_range")], "受診日 1850/08/20（範囲 1868-01-25〜2099-12-31）"))
     # planted (7): a 受診番号 of 11 digits where the layout declares 10 bytes
     ks.append(Rec(dict(jushin_no=Raw("20260000600"), atena_no=P[25].atena, kenshin_shubetsu="04",
                        jushin_date=D(2026, 10, 5), shincho=1602, taiju=488, ketsuatsu=105, hantei="A"),
@@ -561,10 +574,16 @@ def build_tables() -> dict[tuple[str, str], list[Rec]]:  # noqa: C901 - one tabl
                  jido_su="01", jotai="1")),
         Rec(dict(jukyusha_no="40000003", atena_no=P[11].atena, nintei_date=D(2012, 9, 1), getsugaku=10000,
                  jido_su="01", jotai="1")),
-        # planted (13): a count the mapping's cast cannot take: it failed all of 子育て before
+        # planted (13): a count the mapping's cast to integer could not take (it failed all of 子育て
+        # before): read whole, it is a number beyond the standard's two digits (and the layout's)
         Rec(dict(jukyusha_no="40000004", atena_no=P[6].atena, nintei_date=D(2016, 6, 1), getsugaku=20000,
-                 jido_su="98765432109", jotai="1"), [("kosodate_count_overflow", "number_invalid")],
-            "支給対象児童数 11桁（integer に入らない）"),
+                 jido_su="98765432109", jotai="1"),
+            [("kosodate_count_over_digits", "over_length"), ("kosodate_count_over_layout", "legacy_overlong")],
+            "支給対象児童数 11桁（integer に入らない、標準は2桁）"),
+        # planted (15): a count of no child: the standard's digits hold it, the item's range (1 or more) does not
+        Rec(dict(jukyusha_no="40000005", atena_no=P[24].atena, nintei_date=D(2014, 10, 1), getsugaku=10000,
+                 jido_su="00", jotai="1"), [("kosodate_count_out_of_range", "out_of_range")],
+            "支給対象児童数 0（範囲は1以上）"),
     ]
     t["kosodate", "teate_jido"] = [
         Rec(dict(jukyusha_no=j, jido_atena_no=P[n].atena, shimei=P[n].shimei, birth=P[n].birth))
@@ -632,6 +651,11 @@ def build_tables() -> dict[tuple[str, str], list[Rec]]:  # noqa: C901 - one tabl
         Rec(dict(nendo="2026", atena_no=P[n].atena, shotoku=s, shotokuwari=s * 6 // 100, kintowari=5300,
                  nenzei=s * 6 // 100 + 5300))
         for n, s in [(1, 6_123_457), (6, 4_850_001), (10, 3_210_999), (17, 5_500_000), (24, 2_987_654)]
+    ] + [
+        # planted (18): a negative 所得割額 (zoned, sign over-punched): a number of the file, outside the
+        # item's range (0 or more); it stays in the standard table, flagged, and 突合 still agrees
+        Rec(dict(nendo="2025", atena_no=P[1].atena, shotoku=6_001_000, shotokuwari=-5_300, kintowari=5300,
+                 nenzei=0), [("zeimu_negative_amount", "out_of_range")], "所得割額 -5300（範囲は0以上）"),
     ]
     t["zeimu", "hojin"] = [
         Rec(dict(hojin_bango=hojin_bango(1), hojin_mei="株式会社さかい商事", shozaichi="大阪府堺市堺区南瓦町２番１号",

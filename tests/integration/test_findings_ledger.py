@@ -23,10 +23,11 @@ RULE_OF = {
     "halfwidth_kana": "hankaku_kana", "truncated_record": "quarantined", "overlong_record": "quarantined",
     "undecodable_bytes": "quarantined", "missing_required": "required_missing",
     "wrong_person_mynumber": "mynumber_link", "unidentified_gaiji": "charset", "csv_overlong": "legacy_overlong",
+    "out_of_range": "out_of_range",
 }
 # rules whose every record in the ledger must have been planted (nothing occurs naturally)
 EXACT = {"duplicate_key", "orphan_reference", "orphan_cascade", "check_digit", "unmapped_code", "date_invalid",
-         "over_length", "hankaku_kana", "quarantined", "legacy_overlong"}
+         "over_length", "hankaku_kana", "quarantined", "legacy_overlong", "out_of_range"}
 
 
 @pytest.fixture(scope="module")
@@ -152,8 +153,8 @@ def test_every_count_is_a_count_of_the_ledger(extracted_city, query, project):
         (occ,), = query(db, "select coalesce(sum(occurrences), 0) from findings.findings "
                             "where system = ? and rule_id = 'charset'", s)
         data = dict(query(db, f'select gap_kind, sum(record_count) from gaps."gaps_{s}__data" group by 1'))
-        for rule in ("date_invalid", "number_invalid", "over_length", "unmapped_code", "required_missing",
-                     "legacy_overlong"):
+        for rule in ("date_invalid", "number_invalid", "over_length", "out_of_range", "unmapped_code",
+                     "required_missing", "legacy_overlong"):
             assert int(data.get(rule) or 0) == led.get(rule, 0), (s, rule)
         conf = dict(query(db, f'select check_kind, sum(violations) from conformance."conf_{s}__findings" group by 1'))
         for rule, n in conf.items():

@@ -60,12 +60,29 @@ def test_valid_dates(value, style, expected):
         ("3360214X", "era7"),
         ("2003-01-07", "ymd8"),
         ("平成15/01/07", "era_dotted"),
+        # what Python's int() and str.strip() took and the staging SQL never did (issue 17)
+        ("３３６０２１４", "era7"),        # full-width digits
+        ("33٦0214", "era7"),               # an Arabic-Indic digit
+        ("3360214\t", "era7"),             # a tab is part of the value, not padding
+        ("\n20030107", "ymd8"),
+        ("3360214", "era_letter"),         # an era digit in an era-letter field
+        ("S360214", "era7"),               # an era letter in an era-digit field
+        ("平成１５.01.07", "era_dotted"),
+        ("2003/０1/07", "ymd_slash"),
+        ("２００３０１", "ym6"),
     ],
 )
 def test_invalid_dates_are_never_guessed(value, style):
     r = parse_legacy_date(value, style)
     assert r.status == "invalid"
     assert r.date is None and r.reason
+    assert value.strip() not in r.reason   # a reason names the rule, never the value (a birth date)
+
+
+def test_only_the_ascii_and_the_full_width_space_are_padding():
+    assert parse_legacy_date(" \u30003360214\u3000 ", "era7").date == D(1961, 2, 14)
+    assert parse_legacy_date("\u3000", "era7").status == "blank"
+    assert parse_legacy_date("\t", "era7").status == "invalid"
 
 
 def test_meiji_start_is_configurable():
