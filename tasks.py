@@ -7,6 +7,8 @@
     python3.11 tasks.py simulate [...]                    the legacy-city simulator
     python3.11 tasks.py bench [--residents N ...]         the designated-city benchmark (default 817,000)
     python3.11 tasks.py spark [--systems ...]             jumin and zeimu on local Spark, against DuckDB
+    python3.11 tasks.py fuzz [--harness NAME] [--seconds N]  coverage-guided fuzzing (atheris) of the
+                                                          extractor per layout family and the value readers
 
 The first call creates ``.venv`` and installs the pinned project into it
 (``pip install -c constraints.txt -e .[test]``); later calls reinstall only when
@@ -29,6 +31,7 @@ VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 STAMP = VENV / ".installed"
 SPARK_STAMP = VENV / ".installed-spark"
+FUZZ_STAMP = VENV / ".installed-fuzz"
 
 
 def _fingerprint() -> str:
@@ -75,6 +78,60 @@ def ensure_spark() -> None:
     print("installing the Spark target (dbt-spark, pyspark; first time: about a minute) ...", flush=True)
     _pip_install("test,spark")
     SPARK_STAMP.write_text(want)
+
+
+def ensure_fuzz() -> None:
+    """atheris (the optional ``fuzz`` extra, pinned), installed the first time ``fuzz`` is asked for."""
+    want = _fingerprint()
+    if FUZZ_STAMP.exists() and FUZZ_STAMP.read_text().strip() == want:
+        return
+    print("installing the fuzzing extra (atheris) ...", flush=True)
+    _pip_install("test,fuzz")
+    FUZZ_STAMP.write_text(want)
+
+
+def fuzz(rest: list[str]) -> int:
+    """Each harness (or the one named) under atheris for ``--seconds``; every input that fails an
+    oracle is copied into ``tests/fuzz/regressions/<harness>/``, which the normal suite replays."""
+    import argparse
+    import re
+
+    ap = argparse.ArgumentParser(prog="tasks.py fuzz")
+    ap.add_argument("--harness", action="append", help="one harness (repeatable); default: every harness")
+    ap.add_argument("--seconds", type=int, default=120, help="per harness (default 120)")
+    a, extra = ap.parse_known_args(rest)
+    names = a.harness or subprocess.run(
+        [str(BIN / "python"), "-c", "from tests.fuzz.harness import HARNESSES; print(*HARNESSES)"],
+        cwd=ROOT, check=True, capture_output=True, text=True).stdout.split()
+    work = ROOT / "var" / "fuzz"
+    results = []
+    for name in names:
+        print(f"--- fuzz {name}: {a.seconds} s", flush=True)
+        proc = subprocess.Popen([str(BIN / "python"), "-m", "tests.fuzz.fuzz", "--harness", name,
+                                 "--seconds", str(a.seconds), "--work", str(work), *extra],
+                                cwd=ROOT, env=_env(), stderr=subprocess.PIPE, text=True, errors="replace")
+        stats: dict[str, str] = {}
+        for line in proc.stderr:
+            sys.stderr.write(line)
+            m = re.match(r"stat::(\w+):\s*(\d+)", line)
+            if m:
+                stats[m.group(1)] = m.group(2)
+        code = proc.wait()
+        found = []
+        for art in sorted((work / name / "artifacts").glob("*")):
+            dest = ROOT / "tests" / "fuzz" / "regressions" / name / art.name
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(art, dest)
+            art.unlink()
+            found.append(dest.relative_to(ROOT))
+        results.append((name, stats.get("number_of_executed_units", "?"), stats.get("average_exec_per_sec", "?"),
+                        code, found))
+    print(f"{'harness':12s} {'execs':>10s} {'exec/s':>7s}  result")
+    for name, execs, rate, code, found in results:
+        what = "no finding" if code == 0 and not found else f"exit {code}; new regression cases: " + (
+            ", ".join(str(f) for f in found) or "none written")
+        print(f"{name:12s} {execs:>10s} {rate:>7s}  {what}")
+    return 1 if any(code != 0 or found for *_, code, found in results) else 0
 
 
 BROWSER_PACKAGES = ["chromium", "fonts-noto-cjk"]   # Debian's; the overview test drives it with playwright-core
@@ -168,7 +225,7 @@ def main(args: list[str]) -> int:
         print(__doc__)
         return 0
     cmd, rest = args[0], args[1:]
-    if cmd not in ("demo", "test", "dev", "simulate", "run", "setup", "bench", "spark"):
+    if cmd not in ("demo", "test", "dev", "simulate", "run", "setup", "bench", "spark", "fuzz"):
         print(__doc__)
         return 2
     ensure_env()
@@ -176,13 +233,19 @@ def main(args: list[str]) -> int:
         if "--spark" in rest:
             ensure_spark()
         return 0
+    if cmd == "fuzz":
+        ensure_fuzz()
+        return fuzz(rest)
     if cmd in ("test", "spark"):
         ensure_spark()
     if cmd in ("demo", "run", "test"):
         ensure_fonts()
     if cmd == "test":
         ensure_browser()
-        return run([str(BIN / "pytest"), *rest])
+        # two workers (one per core here; at most four), scheduled by tests/conftest.py: the
+        # modules of the session city on one worker, each other module whole on either
+        return run([str(BIN / "pytest"), "--numprocesses", "auto", "--maxprocesses", "4",
+                    "--dist", "loadscope", *rest])
     if cmd == "dev":
         return run([str(BIN / "dagster"), "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", "3000", *rest])
     return run([str(BIN / "kikan"), cmd, *rest])

@@ -1,11 +1,13 @@
 """Lossless extraction of one legacy export file into a raw frame plus quarantine.
 
 ``raw`` means: bytes decoded, fields split, nothing interpreted (DESIGN.md). Every record
-of the file ends in exactly one place: a raw row (with file, record number and byte offset)
-or a quarantine row with a reason and the record's bytes in hex. Problems that concern the
-whole file (missing, UTF-8 where CP932 is declared, a header that is not the layout's) stop
-the system's extraction with an :class:`ExtractError` naming the file and line, because
-quarantining every row of a wrong file would only bury the real cause. A CSV value longer than
+of the file ends in exactly one place: a raw row (with file, record number and byte offset),
+a quarantine row with a reason and the record's bytes in hex, or, when the whole file is refused,
+the file's count of refused records. Problems that concern the whole file (missing, UTF-8 where
+CP932 is declared, a header that is not the layout's) raise an :class:`ExtractError` naming the
+file and line, because quarantining every row of a wrong file would only bury the real cause; the
+caller stands :func:`refused_extract` in, which counts the refused file's records from its bytes
+(file = raw + quarantined + refused). A CSV value longer than
 its declared ``length`` (CP932 bytes) is neither changed nor quarantined: the row's ``_overlong``
 names the fields, for the findings downstream.
 
@@ -19,6 +21,7 @@ from __future__ import annotations
 import csv
 import errno
 import hashlib
+import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -93,6 +96,9 @@ class FileExtract:
     line_endings: dict[str, int] = field(default_factory=dict)
     # why the whole file was refused (ExtractError's message: file, line, what), else None
     refused: str | None = None
+    # records of a refused file, counted from its bytes (count_records): neither raw nor
+    # quarantined, still accounted for (records_in_file = raw + quarantined + refused)
+    refused_records: int = 0
 
     @property
     def counts(self) -> dict[str, int]:
@@ -100,6 +106,7 @@ class FileExtract:
             "records_in_file": self.records_in_file,
             "raw_rows": self.frame.height,
             "quarantined": self.quarantine.height,
+            "refused": self.refused_records,
         }
 
 
@@ -111,12 +118,20 @@ def count_records(data: bytes, header: bool) -> int:
     One record per line; a final line without a newline counts; one trailing DOS
     end-of-file byte (0x1A) is not a record; a header line is not a record. Deliberately
     independent of :func:`extract_file`'s splitting.
+
+    The same rule counts a refused file's records. A file with a UTF-16 byte order mark (always
+    refused) is counted on its decoded text: in UTF-16 a 0x0A byte is also half of many characters
+    (上 is 0A 4E), so its bytes would overcount. In CP932 and UTF-8 a 0x0A byte is only a newline.
     """
-    if data.endswith(b"\x1a"):
-        data = data[:-1]
-    if not data:
+    text: bytes | str = data
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        text = data.decode("utf-16", errors="replace")
+    nl, eof = ("\n", "\x1a") if isinstance(text, str) else (b"\n", b"\x1a")
+    if text.endswith(eof):
+        text = text[:-1]
+    if not text:
         return 0
-    n = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+    n = text.count(nl) + (0 if text.endswith(nl) else 1)
     return max(n - (1 if header else 0), 0)
 
 
@@ -213,6 +228,40 @@ def _split_lines(data: bytes) -> tuple[list[bytes], np.ndarray, dict[str, int]]:
     return lines, offsets, {"crlf": crlf, "lf": len(nl) - crlf}
 
 
+# "UTF-8 where CP932 is declared" refuses the whole file only on strong evidence: the whole file is
+# valid UTF-8 AND, read as UTF-8, it holds at least _UTF8_MIN_JAPANESE characters of Japanese script
+# (kana, kanji, CJK punctuation, full-width forms). Why this threshold:
+# - Each such character is a 3- or 4-byte UTF-8 sequence (a lead E3-E9/EF/F0 and continuation bytes
+#   80-BF), so a corrupted byte or two can never make one (two stray bytes C2-DF + 80-BF read as
+#   Latin or Greek, e.g. CE 91 = Α), and four need twelve bytes in exactly that pattern. Below the
+#   threshold the file is read as CP932, and a record whose bytes are not CP932 is quarantined
+#   (文字コード変換不可) on its own, as any other corrupt record is.
+# - A genuine UTF-8 re-export holds Japanese on (nearly) every line, and every CSV layout's header
+#   alone has more than four Japanese characters.
+# - A real CP932 file is valid UTF-8 with Japanese in it only if its high bytes pair up as level-2
+#   kanji (lead E0-EA, trail 80-BF) each followed by half-width katakana or another lead byte: no
+#   plausible legacy text does that four times.
+# - "Does not decode cleanly as CP932" is NOT a further condition: short UTF-8 text often decodes
+#   as CP932 (mojibake, 山田 -> 螻ｱ逕ｰ). Of the simulated city's files re-encoded as UTF-8, 101 of
+#   the 128 KOTEI_TOCHI.DAT lines and 61 of the 78 KOTEI_KAOKU.DAT lines with Japanese decode as
+#   CP932 without an error, so a small UTF-8 file would be read as mojibake instead of refused.
+_UTF8_MIN_JAPANESE = 4
+_JAPANESE_RE = re.compile(
+    "[\u3000-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff01-\uff9f\U00020000-\U0003134f]")
+
+
+def utf8_japanese_characters(data: bytes) -> int:
+    """How many Japanese-script characters ``data`` holds read as UTF-8; 0 when it is plain ASCII
+    or not valid UTF-8 as a whole (then it cannot be a UTF-8 file)."""
+    if data.isascii():
+        return 0
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return 0
+    return len(_JAPANESE_RE.findall(text))
+
+
 def _check_encoding(path: Path, data: bytes) -> None:
     if data.startswith(b"\xef\xbb\xbf"):
         raise ExtractError(
@@ -221,17 +270,15 @@ def _check_encoding(path: Path, data: bytes) -> None:
         )
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise ExtractError(f"{path}: line 1: starts with a UTF-16 byte order mark; layout declares cp932")
-    if data.isascii():
-        return
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
+    japanese = utf8_japanese_characters(data)
+    if japanese < _UTF8_MIN_JAPANESE:
         return
     first = next(i for i, b in enumerate(data) if b >= 0x80)
     line = data.count(b"\n", 0, first) + 1
     raise ExtractError(
-        f"{path}: line {line}: the file is valid UTF-8 with non-ASCII text, but the layout "
-        "declares cp932; re-export it as CP932 or fix the layout's encoding"
+        f"{path}: line {line}: the file is valid UTF-8 with non-ASCII text ({japanese} Japanese "
+        "characters as UTF-8), but the layout declares cp932; re-export it as CP932 or fix the "
+        "layout's encoding / 文字コードがUTF-8です（CP932で出力し直してください）"
     )
 
 
@@ -335,12 +382,13 @@ def _csv_columns(texts: list[str], lf: LayoutFile, skip: set[int]) -> tuple[pl.D
     t = pl.col("t")
     header = ",".join(f.label for f in lf.fields)
     quoted_header = ",".join(f'"{f.label}"' for f in lf.fields)
+    # quoted: every field in quotes, none holding a quote, exactly n of them. Counting quotes and
+    # '","' is not enough: in '"a"b","c","' (a stray quote, the last field a lone quote) both counts
+    # fit, and splitting left the last field null (quarantined as 項目形式不正, not CSV構文誤り).
     df = df.with_columns(
         empty=t.str.len_bytes() == 0,
         plain=~t.str.contains('"', literal=True) & (t.str.count_matches(",", literal=True) == n - 1),
-        quoted=t.str.starts_with('"') & t.str.ends_with('"')
-        & (t.str.count_matches('"', literal=True) == 2 * n)
-        & (t.str.count_matches('","', literal=True) == n - 1),
+        quoted=t.str.contains(f'^"[^"]*"(?:,"[^"]*"){{{n - 1}}}$'),
         repeated=(t == header) | (t == quoted_header) if lf.header else pl.lit(False),
     )
     skip_s = pl.Series(list(skip), dtype=pl.UInt32)
@@ -415,18 +463,27 @@ def refused_extract(path: Path, layout: Layout, lf: LayoutFile, reason: str) -> 
     The system's step still succeeds, so the one dbt build of all systems goes on; the refusal is
     a failed ``file_accepted`` check on the raw table and fails the system's gate (移行処理の完了),
     and only that system's (DESIGN principle 3).
+
+    Its records are counted from its bytes by :func:`count_records` (lines; a CSV's first line is
+    its header; a UTF-16 file on its decoded text) and reported as refused, so conservation reads
+    file = raw + quarantined + refused; a file with no bytes to read (missing, a directory, a FIFO,
+    unreadable) has 0 records, and its refusal says why.
     """
     try:
         data = read_export_bytes(path, f"{layout.system}/{lf.table}")
     except ExtractError:          # missing, a directory, a FIFO, unreadable: there are no bytes to hash
         data = None
-    frame = pl.DataFrame(schema=raw_schema(lf))
+    records = count_records(data, lf.format == "csv" and lf.header) if data else 0
+    crlf = data.count(b"\r\n") if data else 0
     return FileExtract(
-        system=layout.system, table=lf.table, file_name=lf.file, frame=frame,
+        system=layout.system, table=lf.table, file_name=lf.file, frame=pl.DataFrame(schema=raw_schema(lf)),
         quarantine=_Quarantine(layout.system, lf.table, lf.file).frame(),
-        gaiji_usage=pl.DataFrame(schema=GAIJI_USAGE_SCHEMA), records_in_file=0,
+        gaiji_usage=pl.DataFrame(schema=GAIJI_USAGE_SCHEMA), records_in_file=records,
         file_bytes=len(data) if data is not None else 0,
-        sha256=hashlib.sha256(data).hexdigest() if data is not None else "", refused=reason)
+        sha256=hashlib.sha256(data).hexdigest() if data is not None else "",
+        records_counted=records, eof_marker=bool(data) and data.endswith(b"\x1a"),
+        line_endings={"crlf": crlf, "lf": data.count(b"\n") - crlf if data else 0},
+        refused=reason, refused_records=records)
 
 
 def extract_file(

@@ -14,10 +14,12 @@ import os
 from contextlib import contextmanager
 from pathlib import Path
 
+import duckdb
 import polars as pl
 from filelock import FileLock
 
-from .duck import open_warehouse
+from .diskspace import DiskFull, is_disk_full
+from .duck import checkpoint, open_warehouse, rollback
 from . import faults
 from .config import PROJECT_ROOT
 from .extract import GAIJI_USAGE_SCHEMA, QUARANTINE_SCHEMA, FileExtract
@@ -52,8 +54,14 @@ create table if not exists meta.extract_files (
     system varchar, table_name varchar, file_name varchar, file_sha256 varchar,
     file_bytes bigint, records_in_file bigint, raw_rows bigint, quarantined bigint,
     header_lines integer, eof_marker boolean, crlf_lines bigint, lf_lines bigint,
-    extracted_at timestamp, refused varchar
+    extracted_at timestamp, refused varchar, refused_records bigint
 )"""
+# records_in_file = raw_rows + quarantined + refused_records: a refused file's records are counted
+# from its bytes and stand in refused_records (0 for an accepted file)
+EXTRACT_FILES_MIGRATIONS = (
+    "alter table meta.extract_files add column if not exists refused varchar",
+    "alter table meta.extract_files add column if not exists refused_records bigint",
+)
 GAIJI_USAGE_DDL = """
 create table if not exists meta.gaiji_usage (
     system varchar, table_name varchar, field_name varchar, sjis_code varchar, pua varchar,
@@ -77,6 +85,11 @@ def connect(path: Path, read_only: bool = False):
         con = open_warehouse(path)
         try:
             yield con
+            checkpoint(con, path)      # a checkpoint that fails is an error, not a silent close
+        except duckdb.Error as exc:
+            if is_disk_full(exc):      # said as such, with the path and the space needed
+                raise DiskFull.at(path) from None
+            raise
         finally:
             con.close()
 
@@ -92,6 +105,7 @@ def write_system_extract(path: Path, system: str, extracts: list[FileExtract]) -
                 "quarantined": e.quarantine.height, "header_lines": e.header_lines,
                 "eof_marker": e.eof_marker, "crlf_lines": e.line_endings.get("crlf", 0),
                 "lf_lines": e.line_endings.get("lf", 0), "extracted_at": now, "refused": e.refused,
+                "refused_records": e.refused_records,
             }
             for e in extracts
         ]
@@ -104,7 +118,8 @@ def write_system_extract(path: Path, system: str, extracts: list[FileExtract]) -
             con.execute("create schema if not exists raw")
             con.execute("create schema if not exists meta")
             con.execute(EXTRACT_FILES_DDL)
-            con.execute("alter table meta.extract_files add column if not exists refused varchar")
+            for migration in EXTRACT_FILES_MIGRATIONS:
+                con.execute(migration)
             con.execute(GAIJI_USAGE_DDL)
             for e in extracts:
                 con.register("_frame", e.frame.to_arrow())
@@ -125,15 +140,18 @@ def write_system_extract(path: Path, system: str, extracts: list[FileExtract]) -
                 con.unregister("_u")
             con.execute("commit")
         except Exception:
-            con.execute("rollback")
+            rollback(con)
             raise
 
 
-def table_counts(path: Path, system: str, table: str) -> tuple[int, int]:
-    """(raw rows, quarantined rows) of one file as the warehouse holds them now."""
+def table_counts(path: Path, system: str, table: str) -> tuple[int, int, int]:
+    """(raw rows, quarantined rows, refused records) of one file as the warehouse holds them now."""
     with connect(path) as con:
         raw_n = con.execute(f'select count(*) from raw."{raw_table(system, table)}"').fetchone()[0]
         q_n = con.execute(
             f'select count(*) from raw."{quarantine_table(system)}" where table_name = ?', [table]
         ).fetchone()[0]
-    return int(raw_n), int(q_n)
+        refused_n = con.execute(
+            "select coalesce(sum(refused_records), 0) from meta.extract_files where system = ? and table_name = ?",
+            [system, table]).fetchone()[0]
+    return int(raw_n), int(q_n), int(refused_n)

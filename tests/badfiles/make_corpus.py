@@ -1,7 +1,7 @@
 """Writes the bad-input corpus (tests/badfiles/<case>/<FILE>) from a clean simulated city.
 
     .venv/bin/kikan simulate --residents 400 --seed 3 --defect-scale 0 --out /tmp/clean400
-    .venv/bin/python tests/badfiles/make_corpus.py /tmp/clean400
+    .venv/bin/python tests/badfiles/make_corpus.py /tmp/clean400 [OUT]   (OUT: default this folder)
 
 The files are committed; this script only says how each was made. What each file must produce is
 written by hand in ``cases.yaml`` (not derived from here), and ``tests/unit/test_badfiles.py``
@@ -35,7 +35,7 @@ def fixed_set(rec: bytes, start: int, value: bytes) -> bytes:
     return rec[:start] + value + rec[start + len(value):]
 
 
-def main(clean: Path) -> None:
+def main(clean: Path, out: Path = HERE) -> None:
     techo = lines(clean / "shogai" / "SHOGAI_TECHO.DAT")[:4]
     inkan = lines(clean / "jumin" / "INKAN_TOROKU.CSV")[:5]          # header + 4
     kojin = lines(clean / "jumin" / "JUMIN_KOJIN.CSV")[:5]
@@ -86,6 +86,13 @@ def main(clean: Path) -> None:
         "32_nul_bytes": ("SHOGAI_TECHO.DAT", crlf([fixed_set(techo[0], 72, b"\x00\x00\x00\x00")] + techo[1:3])),
         "33_no_final_newline": ("SHOGAI_TECHO.DAT", crlf(techo[:2]) + techo[2]),
         "34_halfwidth_kana_voiced": ("SENKYO_MEIBO.CSV", crlf(meibo[:2] + [csv_set(meibo[2], 4, "ｶﾞｯｺｳ ﾊﾟﾝ")])),
+        # two corrupt bytes that happen to be valid UTF-8 (CE 91 = Greek Α) in an otherwise ASCII
+        # fixed-width file: weak evidence of UTF-8, so one record is quarantined, not the file refused
+        "35_stray_utf8_valid_bytes_fixed": ("KOJINZEI.DAT", crlf([zei[0], fixed_set(zei[1], 4, b"\xce\x91"), zei[2]])),
+        # quoted CSV: a stray quote in one field and a last field that is a lone quote (the quotes
+        # pair up in number): a CSV syntax error, not a field-format one
+        "36_quoted_csv_lone_last_quote": ("KOKUHO_FUKA.CSV", crlf(fuka[:2] + [
+            fuka[2][:8] + b'"' + fuka[2][8:].rsplit(b",", 1)[0] + b',"'] + fuka[3:4])),
     }
     # 明治元年: 1 01 MMDD before and after the configured start of 明治 (koseki: 1868-10-23)
     birth_at = 0
@@ -99,12 +106,12 @@ def main(clean: Path) -> None:
     cases["24_meiji_gannen"] = ("KOSEKI_KOJIN.DAT", crlf([fixed_set(kkojin[0], birth_at, b"1010101"),
                                                          fixed_set(kkojin[1], birth_at, b"1011023"), kkojin[2]]))
     for case, (name, data) in cases.items():
-        d = HERE / case
+        d = out / case
         shutil.rmtree(d, ignore_errors=True)
         d.mkdir(parents=True)
         (d / name).write_bytes(data)
-    print(f"{len(cases)} files under {HERE}")
+    print(f"{len(cases)} files under {out}")
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]))
+    main(Path(sys.argv[1]), *(Path(a) for a in sys.argv[2:3]))

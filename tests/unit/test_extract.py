@@ -222,6 +222,93 @@ def test_count_records_rules():
     assert count_records(b"a\r\nb", False) == 2
     assert count_records(b"a\nb\n\x1a", False) == 2
     assert count_records(b"h\r\n", True) == 0
+    # UTF-16 (always refused) is counted on its text: 上 is the bytes 0A 4E, not a newline
+    utf16 = "\ufeff見出し\r\n上野\r\n上田\r\n".encode("utf-16-le")
+    assert utf16.count(b"\n") == 5 and count_records(utf16, True) == 2
+    assert count_records("上\n上".encode("utf-16-be"), False) == 3      # no BOM: the bytes (CP932 rule)
+
+
+# --- a file refused as a whole: its records are counted from its bytes, as refused ---------------
+
+def test_a_refused_files_records_are_counted_from_its_bytes(tmp_path, inkan):
+    from dagster_project.lib.extract import refused_extract
+
+    lay, lf, g = inkan
+    rows = [HEADER, "00000001,0001234567,4300401,0000000,1", "00000002,0001234568,4300401,0000000,1",
+            "00000003,0001234569,4300401,0000000,1"]
+    cases = {
+        "utf8": ("\r\n".join(rows) + "\r\n").encode("utf-8"),
+        "utf8_bom_no_final_newline": b"\xef\xbb\xbf" + "\r\n".join(rows).encode("utf-8"),
+        "utf16": ("\ufeff" + "\r\n".join(rows) + "\r\n\x1a").encode("utf-16-le"),
+    }
+    for name, data in cases.items():
+        path = tmp_path / name / lf.file
+        path.parent.mkdir()
+        path.write_bytes(data)
+        with pytest.raises(ExtractError) as e:
+            extract_file(path, lay, lf, g)
+        r = refused_extract(path, lay, lf, str(e.value))
+        assert (r.records_in_file, r.refused_records, r.frame.height, r.quarantine.height) == (3, 3, 0, 0), name
+        assert r.records_counted == 3 and r.counts == {"records_in_file": 3, "raw_rows": 0, "quarantined": 0,
+                                                      "refused": 3}
+        assert r.file_bytes == len(data) and r.refused == str(e.value)
+    # nothing to read: no records, the refusal says why
+    r = refused_extract(tmp_path / "missing.csv", lay, lf, "file not found")
+    assert (r.records_in_file, r.refused_records, r.sha256) == (0, 0, "")
+
+
+# --- UTF-8 where CP932 is declared: the whole file only on strong evidence ----------------------
+
+def _ascii_techo(no: int, name: bytes) -> bytes:
+    """A 障害者手帳 record whose every byte but the name is ASCII."""
+    return techo(no, name=name)[:65] + _pad(b"SHIKAKU", 15)
+
+
+def test_two_stray_utf8_valid_bytes_quarantine_one_record_not_the_file(tmp_path, shogai):
+    """CE 91 (Greek Α in UTF-8) in place of two digits: the file is valid UTF-8, but two bytes are
+    no evidence of a UTF-8 export; the record is not CP932 (91 then a digit) and is quarantined."""
+    recs = [_ascii_techo(i, b"YAMADA TARO") for i in (1, 2, 3)]
+    recs[1] = recs[1][:8] + b"\xce\x91" + recs[1][10:]
+    data = b"".join(r + b"\r\n" for r in recs)
+    data.decode("utf-8")                                                   # valid UTF-8 as a whole
+    r = run(tmp_path, data, *shogai)
+    assert r.refused is None and r.frame["techo_no"].to_list() == ["00000001", "00000003"]
+    q = r.quarantine.row(0, named=True)
+    assert (q["record_no"], q["reason_code"], q["field_name"]) == (2, "undecodable", "atena_no")
+
+
+@pytest.mark.parametrize("name, refused", [("山田太", False), ("山田太郎", True), ("ヤマダ　タロウ", True)])
+def test_utf8_is_refused_from_four_japanese_characters(tmp_path, shogai, name, refused):
+    """Four characters of Japanese script read as UTF-8 (3-byte sequences each) refuse the file;
+    three are read as CP932, record by record (here 山田太 decodes as CP932 mojibake or is
+    quarantined, never the file refused)."""
+    rec = _ascii_techo(1, name.encode("utf-8"))
+    data = rec + b"\r\n" + _ascii_techo(2, b"YAMADA") + b"\r\n"
+    if refused:
+        with pytest.raises(ExtractError, match=rf"line 1: the file is valid UTF-8 .*\({len(name)} Japanese "
+                                               r"characters as UTF-8\).*declares cp932.*UTF-8です"):
+            run(tmp_path, data, *shogai)
+    else:
+        r = run(tmp_path, data, *shogai)
+        assert r.refused is None and r.frame.height + r.quarantine.height == 2
+        assert r.frame["techo_no"].to_list()[-1] == "00000002"
+
+
+def test_a_lone_last_quote_balanced_by_a_stray_quote_is_a_csv_syntax_error(tmp_path, project):
+    """国保 quotes every field. '"2025",""0005001064",...,"0","' has 2n quotes and n-1 '","', the
+    shape the fast path took: the last field came out null and the record was quarantined as
+    項目形式不正 (not-null) instead of CSV構文誤り."""
+    lay = project.layouts["kokuho"]
+    lf = lay.file("fuka")
+    header = ",".join(f'"{f.label}"' for f in lf.fields)
+    data = csv_bytes(header, '"2025","0005001102","76693","20913","0","97606"',
+                     '"2025",""0005001064","85658","17818","0","',
+                     '"2025","0005000297","86199","25656","0","111855"')
+    r = run(tmp_path, data, lay, lf, project.gaiji["kokuho"])
+    assert r.frame["setai_no"].to_list() == ["0005001102", "0005000297"]
+    q = r.quarantine.row(0, named=True)
+    assert (q["record_no"], q["reason_code"], q["reason"], q["field_name"]) == (
+        3, "csv_syntax", "CSV構文誤り（引用符の不整合）", None)
 
 
 # --- declared lengths (CSV): `_overlong` names the fields longer than the layout's CP932 bytes --
