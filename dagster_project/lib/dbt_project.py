@@ -15,6 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from dagster_dbt import DbtProject
+from filelock import FileLock
 
 from .config import cached_project
 from .dbtgen import DBT_DIR, generate
@@ -33,6 +34,14 @@ def dbt_executable() -> str:
 
 @lru_cache(maxsize=1)
 def prepare() -> DbtProject:
+    # one process at a time generates and parses (test workers, a run beside `dagster dev`): another
+    # process waits, then finds the models and the manifest fresh
+    (DBT_DIR / "target").mkdir(exist_ok=True)
+    with FileLock(str(DBT_DIR / "target" / ".prepare.lock")):
+        return _prepare()
+
+
+def _prepare() -> DbtProject:
     project = cached_project()
     mappings = cached_mappings()
     changed, fingerprint = generate(project, mappings)

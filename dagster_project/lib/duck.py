@@ -70,6 +70,40 @@ def open_warehouse(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnec
         raise
 
 
+class WarehouseWriteError(RuntimeError):
+    """A write to the warehouse that did not reach the file (its text names the file, never a value)."""
+
+
+def checkpoint(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    """Write the warehouse's log into the file now, and fail if that cannot be done.
+
+    DuckDB checkpoints when the last connection closes, but a checkpoint that fails there (a full
+    disk) is silent: close returns, the changes stay in the ``.wal`` beside the file, and nothing
+    says so. An explicit ``CHECKPOINT`` before closing raises instead (DuckDB invalidates the
+    database after a failed checkpoint; the committed changes are still in the log and are
+    replayed when the file is next opened)."""
+    from .diskspace import DiskFull, is_disk_full
+
+    try:
+        con.execute(f"checkpoint {ALIAS}" if encryption_key() is not None else "checkpoint")
+    except duckdb.Error as exc:
+        if is_disk_full(exc):
+            raise DiskFull.at(path) from None
+        raise WarehouseWriteError(
+            f"倉庫のチェックポイントに失敗しました: {path}（{type(exc).__name__}） / "
+            f"the warehouse could not be checkpointed: {path} ({type(exc).__name__})") from None
+
+
+def rollback(con: duckdb.DuckDBPyConnection) -> None:
+    """Roll back the open transaction, if DuckDB has not ended it already: after a failed commit
+    (a full disk) it has, and ``rollback`` would raise "cannot rollback - no transaction is
+    active" over the error that matters."""
+    try:
+        con.execute("rollback")
+    except duckdb.TransactionException:
+        pass
+
+
 def attach_sql(path: Path, read_only: bool) -> list[str]:
     """The statements that make an in-memory connection see the warehouse (for SQLAlchemy)."""
     opts = f"encryption_key {_literal(encryption_key() or '')}" + (", read_only" if read_only else "")

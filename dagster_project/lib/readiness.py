@@ -208,6 +208,7 @@ class Ctx:
         self._gap_rows: dict[str, list[dict]] | None = None
         self._decisions: DecisionFile | None = None
         self.decision_errors: list[str] = []
+        self._model_failures: list[dict] | None = None
 
     @property
     def decisions(self) -> DecisionFile:
@@ -233,7 +234,22 @@ class Ctx:
         """The gap ids that need an owner's decision (:func:`.decisions.needing_decision`)."""
         return needing_decision(self.gap_rows("spec"), self.gap_rows("data"))
 
+    @property
+    def model_failures(self) -> list[dict]:
+        """The system's dbt nodes that failed, or were skipped for a failure, in the build that last
+        ran them (``meta.model_failures``; names, columns and rules only)."""
+        if self._model_failures is None:
+            from .dbt_failures import read_failures
+
+            self._model_failures = read_failures(self.con, self.system)
+        return self._model_failures
+
     def exists(self, schema: str, table: str) -> bool:
+        """Whether the table is there and current: the table of a model that failed or was skipped
+        is the one an earlier build left (dbt keeps it), so it counts as absent."""
+        if any(f["node"] == table and f["resource_type"] in ("model", "seed", "snapshot")
+               for f in self.model_failures):
+            return False
         return bool(self.con.execute(
             "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
             [schema, table]).fetchone()[0])
@@ -263,12 +279,22 @@ def ev_pipeline_complete(ctx: Ctx, cfg: CriterionConfig):
         ("gaps", f"gaps_{s}__items"), ("gaps", f"gaps_{s}__spec"), ("gaps", f"gaps_{s}__data"),
         ("conformance", f"conf_{s}__findings"), ("conformance", f"conf_{s}__chars"), ("readiness", f"recon_{s}")]
     absent = [f"{a}.{b}" for a, b in needed if not ctx.exists(a, b)]
-    value = (expected - files) + len(absent)
+    # a model (or test) that failed in its last build, and what it left unbuilt beyond the tables above
+    failed = [f for f in ctx.model_failures if f["status"] == "error"]
+    unbuilt = [f for f in ctx.model_failures if f["status"] == "skipped"]
+    counted = {t for sch, t in needed if f"{sch}.{t}" in absent}
+    value = (expected - files) + len(absent) + len(failed) + sum(1 for f in unbuilt if f["node"] not in counted)
     ev = f"抽出 {files}/{expected} ファイル、未作成のテーブル {len(absent)} 件"
     if refused:
         ev += f"、受付不可のファイル {', '.join(refused)}"
     if absent:
         ev += f"（{', '.join(absent[:3])}{' ほか' if len(absent) > 3 else ''}）"
+    if failed:
+        shown = "／".join(f["reason"].split(" / ")[0] for f in failed[:3])
+        ev += f"、失敗したモデル {len(failed)} 件: {shown}{f' ほか {len(failed) - 3} 件' if len(failed) > 3 else ''}"
+    if unbuilt:
+        ups = sorted({u for f in unbuilt for u in (f["upstream"] or "").split(", ") if u})
+        ev += f"、その失敗により未実行 {len(unbuilt)} 件（上流 {', '.join(ups[:3])}{' ほか' if len(ups) > 3 else ''}）"
     return value, ev
 
 
@@ -287,11 +313,19 @@ def ev_required_items_mapped(ctx: Ctx, cfg: CriterionConfig):
 
 def ev_row_conservation(ctx: Ctx, cfg: CriterionConfig):
     s = ctx.system
-    files = ctx.rows("meta", "extract_files",
-                     "select file_name from {t} where system = ? and records_in_file <> raw_rows + quarantined", [s])
+    # file = raw + quarantined + refused: a refused file's records (counted from its bytes) are
+    # accounted for as refused, not lost; that the file was refused fails 移行処理の完了, not this
+    rows = ctx.rows("meta", "extract_files",
+                    "select file_name, records_in_file, raw_rows, quarantined, refused is not null, "
+                    "coalesce(refused_records, 0) from {t} where system = ?", [s])
+    files = [f for f, n, raw, q, _, ref in rows if n != raw + q + ref]
+    refused = [ref for *_, is_refused, ref in rows if is_refused]
     recon = ctx.rows("readiness", f"recon_{s}", "select subject from {t} where check_kind = '件数' and status <> '一致'")
     value = len(files) + len(recon)
-    return value, f"抽出で合わないファイル {len(files)} 件、標準テーブル＋隔離で合わないテーブル {len(recon)} 件"
+    ev = f"抽出で合わないファイル {len(files)} 件、標準テーブル＋隔離で合わないテーブル {len(recon)} 件"
+    if refused:
+        ev += f"（受付不可のファイル {len(refused)} 件のレコード {sum(refused)} 件は受付不可として計上）"
+    return value, ev
 
 
 def ev_reconciliation(ctx: Ctx, cfg: CriterionConfig):
@@ -418,11 +452,15 @@ EVALUATORS = {
 
 def consecutive_passes(history: list[dict], current_passed: bool) -> int:
     """Passing rehearsals in a row, ending with the current one (0 if the current one fails).
-    ``history`` holds the earlier rehearsals of the system, oldest first, one per rehearsal id."""
+    ``history`` holds the earlier rehearsals of the system, oldest first, one per rehearsal id.
+    A rehearsal that never completed (a killed run, ``completed`` false) neither counts nor breaks
+    the row: it is not a rehearsal."""
     if not current_passed:
         return 0
     n = 1
     for h in reversed(history):
+        if not h.get("completed", True):
+            continue
         if not h.get("data_passed"):
             break
         n += 1

@@ -13,19 +13,35 @@ extract assets; every model's group is its current system (from the model's meta
 asset graph stays grouped per system. dbt tests become asset checks; key uniqueness tests
 are warnings here (the conformance stage owns key violations), so one bad key does not stop
 a system's standard tables from being built.
+
+A failed model is visible and contained (issue 17). dbt's error text is never passed on, as it
+may quote the value that failed (a 個人番号 in a cast): the dbt process's output is redacted
+line by line before dagster-dbt re-emits it to the compute logs and the run log, dbt writes no
+``dbt.log``, and ``run_results.json`` is rewritten; each failed node becomes the model, the column
+and the rule (``lib/dbt_failures``). The failed and skipped nodes are kept per system in
+``meta.model_failures``; each failed model is an observation on its asset (which ``kikan run``
+prints as FAILED); and since Dagster skips every step downstream of a model that was not
+built, this step judges the gate of each system it failed itself: NO-GO, 移行処理の完了 naming
+the model. The other systems' models, gates and exports go on. A full disk is not a system's
+failure: the step fails, naming the path and the space needed, and no gate is judged on it.
 """
 
+import json
 import os
 import shutil
 from collections.abc import Mapping
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
-from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
+from ...lib import diskspace
+from ...lib.dbt_failures import failures_of, record_failures, redact_invocation, redact_run_results
 from ...lib.dbt_project import LAYER_PREFIXES, dbt_executable, prepare
 from ...lib.extract_assets import WarehouseResource
+from ..readiness import ReadinessResource, judge_gate
 
 
 
@@ -49,7 +65,7 @@ dbt_project = prepare()
 TRANSLATOR = KikanTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
 
 
-def _keep_partial_parse(run_target: Path) -> None:
+def _keep_partial_parse(project: DbtProject, run_target: Path) -> None:
     """Carry this build's parse state back to ``dbt/target`` for the next rehearsal.
 
     dagster-dbt runs each invocation in a fresh target folder and seeds it with
@@ -57,33 +73,113 @@ def _keep_partial_parse(run_target: Path) -> None:
     warehouse path, and dbt discards a parse state whose profile differs (the DuckDB path is
     part of the profile hash), so every rehearsal on another warehouse re-parsed all 330 nodes
     (6 s of the 817k benchmark's dbt start-up). The build's own state is valid for the next
-    build on the same warehouse; dbt still re-checks every file's checksum.
+    build on the same warehouse; dbt still re-checks every file's checksum. It is a saving only:
+    a copy that cannot be written (a full disk) is removed and the step goes on.
     """
     src = Path(run_target) / "partial_parse.msgpack"
     if not src.exists():
         return
-    dest = Path(dbt_project.project_dir) / "target" / "partial_parse.msgpack"
+    dest = Path(project.project_dir) / "target" / "partial_parse.msgpack"
     tmp = dest.with_name(f".{dest.name}.{os.getpid()}")
-    shutil.copyfile(src, tmp)
-    os.replace(tmp, dest)
+    try:
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, dest)
+    except OSError:
+        tmp.unlink(missing_ok=True)
 
 
-@dbt_assets(manifest=dbt_project.manifest_path, project=dbt_project, dagster_dbt_translator=TRANSLATOR,
-            name="mapping_stage")
-def mapping_stage(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
-    """`dbt build`: the models and their tests, on the warehouse the resource names."""
-    os.environ["KIKAN_WAREHOUSE"] = str(warehouse.db_path)
-    invocation = dbt.cli(["build"], context=context, raise_on_error=False)
-    yield from invocation.stream()
-    _keep_partial_parse(invocation.target_path)
-    failed = [r["unique_id"].split(".")[-1] for r in invocation.get_artifact("run_results.json")["results"]
-              if r["status"] in ("error", "fail")]
-    skipped = [r["unique_id"].split(".")[-1] for r in invocation.get_artifact("run_results.json")["results"]
-               if r["status"] == "skipped"]
-    if failed:
-        # names of models and tests only; their dependents are skipped, other systems go on
-        context.log.error(f"dbt: {len(failed)} node(s) failed: {', '.join(failed)}; "
-                          f"{len(skipped)} dependent node(s) skipped")
+def _model_key(manifest: Mapping[str, Any], unique_id: str) -> dg.AssetKey | None:
+    node = (manifest.get("nodes") or {}).get(unique_id)
+    if not node or node.get("resource_type") not in ("model", "seed", "snapshot"):
+        return None
+    return TRANSLATOR.get_asset_key(node)
+
+
+@lru_cache(maxsize=1)
+def _gate_inputs() -> dict[str, set[dg.AssetKey]]:
+    """Per system, the assets outside the gate and report steps that its gate step waits for
+    (standard, gaps, conformance, reconciliation models, directly or through the reports)."""
+    from .. import readiness, reports
+
+    producers = {k: a for a in [*readiness.defs.assets, *reports.defs.assets] for k in a.keys}
+    out = {}
+    for s in readiness.project.city.systems:
+        todo, seen, found = [dg.AssetKey(["readiness", f"gate_{s.id}"])], set(), set()
+        while todo:
+            k = todo.pop()
+            if k in seen:
+                continue
+            seen.add(k)
+            a = producers.get(k)
+            if a is None:
+                found.add(k)
+            else:
+                todo.extend(a.asset_deps[k])
+        out[s.id] = found
+    return out
+
+
+def build_mapping_stage(project: DbtProject, name: str = "mapping_stage") -> dg.AssetsDefinition:
+    """The ``dbt build`` step over ``project`` (the generated project; tests pass a copy)."""
+
+    @dbt_assets(manifest=project.manifest_path, project=project, dagster_dbt_translator=TRANSLATOR, name=name)
+    def _stage(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource,
+               readiness: ReadinessResource):
+        """`dbt build`: the models and their tests, on the warehouse the resource names."""
+        os.environ["KIKAN_WAREHOUSE"] = str(warehouse.db_path)
+        # no dbt.log: dbt's debug log repeats every error text, and the run log has the redacted stream
+        invocation = dbt.cli(["build", "--log-level-file", "none"], context=context, raise_on_error=False)
+        redacted = redact_invocation(invocation, invocation.manifest)
+        yield from invocation.stream()
+        _keep_partial_parse(project, invocation.target_path)
+        results_path = Path(invocation.target_path) / "run_results.json"
+        if not results_path.exists():
+            # dbt stopped before building anything (a profile, a parse, a full disk): no system's fault
+            why = redacted.reasons[0] if redacted.reasons else "理由は実行ログを参照 / see the run log"
+            if redacted.disk_full:
+                raise diskspace.failure(diskspace.DiskFull.at(warehouse.db_path, warehouse.legacy_path))
+            raise dg.Failure(description=f"dbt が実行できなかった（終了コード {invocation.process.returncode}）: {why}",
+                             metadata={"exit_code": invocation.process.returncode})
+        manifest = invocation.manifest
+        run_results = redact_run_results(results_path, manifest)
+        failures = failures_of(run_results, manifest)
+        if any(f.rule == "disk_full" for f in failures):
+            raise diskspace.failure(diskspace.DiskFull.at(warehouse.db_path, warehouse.legacy_path))
+        ran = [r["unique_id"] for r in run_results.get("results") or []]
+        # forget what is recorded of nodes the project no longer has (the whole manifest, not the subset)
+        known = json.loads(Path(project.manifest_path).read_text(encoding="utf-8")).get("nodes") or {}
+        record_failures(warehouse.db_path, context.run_id, ran, failures, known=known)
+        errors = [f for f in failures if f.status == "error"]
+        if not errors:
+            return
+        skipped = [f for f in failures if f.status == "skipped"]
+        for f in errors:
+            key = _model_key(manifest, f.unique_id)
+            dependents = [x for x in skipped if f.node in (x.upstream or "").split(", ")]
+            metadata = {"dbt_status": "error", "system": f.system or "", "rule": f.rule,
+                        "column": f.column_name or "", "reason": f.reason, "node": f.node,
+                        "resource_type": f.resource_type, "skipped_dependents": len(dependents)}
+            if key is not None:
+                context.log_event(dg.AssetObservation(asset_key=key, metadata=metadata))
+            context.log.error(f"dbt: {f.reason}; 依存する {len(dependents)} ノードは未実行 / "
+                              f"{len(dependents)} dependent node(s) skipped")
+        # Dagster skips the gate of a system whose gate reads a model that was not built: judge it
+        # here (NO-GO, 移行処理の完了 names the model), in this rehearsal, so the failure is on record
+        unbuilt = {k for k in (_model_key(manifest, f.unique_id) for f in failures) if k is not None}
+        selected = context.job_def.asset_layer.selected_asset_keys
+        for system, inputs in sorted(_gate_inputs().items()):
+            gate = dg.AssetKey(["readiness", f"gate_{system}"])
+            if not (inputs & unbuilt) or gate not in selected:
+                continue    # its gate step runs, and reads the failures itself
+            j = judge_gate(system, context.run_id, warehouse, readiness)
+            context.log.error(f"{system}: 移行可否判定 {j.status}（{j.phase}）: モデルの失敗・未実行 "
+                              f"{sum(1 for f in failures if f.system == system)} 件 / gate judged {j.status}: "
+                              "models failed or were skipped")
+
+    return _stage
+
+
+mapping_stage = build_mapping_stage(dbt_project)
 
 
 defs = dg.Definitions(
