@@ -28,16 +28,19 @@ daily_rehearsal = dg.ScheduleDefinition(
                       request_job=readiness.overview_job, name="overview_after_rehearsal",
                       default_status=dg.DefaultSensorStatus.RUNNING)
 def overview_after_rehearsal(context: dg.RunStatusSensorContext):
-    """After every successful rehearsal: refresh the overview."""
-    return dg.RunRequest(run_key=context.dagster_run.run_id)
+    """After every successful rehearsal: refresh the overview (and complete the rehearsal)."""
+    return dg.RunRequest(run_key=context.dagster_run.run_id,
+                         tags={readiness.REHEARSAL_RUN_TAG: context.dagster_run.run_id})
 
 
 @dg.run_failure_sensor(monitored_jobs=[migration_job], request_job=readiness.overview_job,
                        name="overview_after_failed_rehearsal", default_status=dg.DefaultSensorStatus.RUNNING)
 def overview_after_failed_rehearsal(context: dg.RunFailureSensorContext):
     """After a rehearsal in which some system failed: refresh the overview all the same, so the
-    systems that did run show their state and the failed one shows as not evaluated."""
-    return dg.RunRequest(run_key=context.dagster_run.run_id)
+    systems that did run show their state and the failed one shows as not evaluated. The rehearsal
+    is completed only if it went through its steps (a killed run the monitor failed is not)."""
+    return dg.RunRequest(run_key=context.dagster_run.run_id,
+                         tags={readiness.REHEARSAL_RUN_TAG: context.dagster_run.run_id})
 
 
 defs = dg.Definitions.merge(

@@ -8,11 +8,14 @@ GX runs in one child process for all systems (see gx_suites.validate_in_subproce
 per system was tried and cost 113 s against 27 s (five seconds of start-up each). The gates do
 not wait for GX; they weigh the same rules from the conformance models. Data
 Docs for the ICT office are built beside the reports, one site for all systems:
-``var/gx_docs/index.html``.
+``var/gx_docs/index.html``. GX writes a site page by page; it writes into a hidden build folder
+and the finished site replaces the old one whole (``atomic.replace_dir``), so a run killed or
+failing half-way leaves the previous site as it was, never a site listing some of the tables.
 """
 
 import dagster as dg
 
+from ..lib import atomic
 from ..lib.config import cached_project
 from ..lib.sqlnames import std_name
 from ..lib.extract_assets import WarehouseResource
@@ -32,7 +35,8 @@ TABLES = mappings.tables
 )
 def gx_conformance(warehouse: WarehouseResource):
     docs = warehouse.reports_path.parent / "gx_docs"
-    results = validate_in_subprocess(warehouse.db_path, [s.id for s in project.city.systems], docs)
+    with atomic.replace_dir(docs) as build:
+        results = validate_in_subprocess(warehouse.db_path, [s.id for s in project.city.systems], build)
     for t in TABLES:
         name = std_name(t)
         yield check_result(name, results[name], docs)

@@ -26,10 +26,10 @@ from dataclasses import dataclass
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from . import atomic
 from .duck import open_warehouse
 from .config import ConfigError, Project, read_csv_models
 from .decisions import CUSTOM_JA, OwnerDate, display_path, read_csv_checked
-from .gap_report import _atomic_write
 from .textcodec import PUA_RE, pua_to_sjis
 
 DECISION_FIELDS = ["system", "code", "decision", "character", "rule", "decided_by", "decided_on", "note"]
@@ -258,8 +258,7 @@ def build_gaiji_list(project: Project, db: Path, system: str, out_dir: Path) -> 
             + "".join(f"<th>{e(h)}</th>" for h in HEADER) + "</tr>" + body + "</table></body></html>",
             encoding="utf-8")
 
-    _atomic_write(xlsx, write_xlsx)
-    _atomic_write(htmlp, write_html)
+    atomic.write_files({xlsx: write_xlsx, htmlp: write_html})
     return {"xlsx": str(xlsx), "html": str(htmlp), "characters": len(table),
             "occurrences": sum(r[3] for r in table), "with_candidates": sum(1 for r in table if "（MJ" in r[10]),
             "open": sum(1 for r in table if r[11] in ("未同定", "要確認"))}

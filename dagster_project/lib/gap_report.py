@@ -11,8 +11,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import html
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +19,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
+from . import atomic
 from .duck import open_warehouse
 from .config import PROJECT_ROOT, Project
 from .decisions import DECISIONS, NOT_NEEDED, TWIN, gap_status, load_decisions_checked, needing_decision, reconcile
@@ -61,19 +60,6 @@ def read_gaps(db: Path, system: str) -> ReportData:
     finally:
         con.close()
     return ReportData(system, items, spec, data, findings)
-
-
-def _atomic_write(path: Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.chmod(tmp, 0o644)  # owners read the reports; they hold internal keys, no personal data
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def build_report(project: Project, db: Path, system: str, out_dir: Path, now: dt.datetime | None = None) -> dict:
@@ -170,8 +156,9 @@ def build_report(project: Project, db: Path, system: str, out_dir: Path, now: dt
               ("データ差異", data_header, data_rows), ("対象レコード一覧", rec_header, rec_rows)]
     if stale_rows:
         sheets.append(("古い決定", stale_header, stale_rows))
-    _atomic_write(xlsx, lambda p: _write_xlsx(p, sysconf.name, summary, sheets))
-    _atomic_write(htmlp, lambda p: p.write_text(_html(sysconf.name, summary, sheets, kinds), encoding="utf-8"))
+    # the workbook and its HTML twin are replaced together: a reader never sees one new and one old
+    atomic.write_files({xlsx: lambda p: _write_xlsx(p, sysconf.name, summary, sheets),
+                        htmlp: lambda p: p.write_text(_html(sysconf.name, summary, sheets, kinds), encoding="utf-8")})
     return {
         "xlsx": str(xlsx), "html": str(htmlp), "items": len(d.items), "items_no_source": status_counts["no_source"],
         "spec_gaps": len(d.spec), "data_gaps": len(d.data),

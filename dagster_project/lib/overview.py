@@ -4,6 +4,10 @@ Per system: status colour, days to cutover, the criteria that block it, the diff
 the previous rehearsal, and a trend over the rehearsals; links to the system's gap report
 and 外字同定リスト. Made only from the rehearsal history and the decision log, which hold
 counts, ids and Japanese labels: no personal data can reach this page.
+
+Only completed rehearsals make the state, the difference and the trend; the rows of a rehearsal
+that never completed (a killed run) are listed apart as 中断 and count for nothing. The HTML and
+its JSON summary are replaced together (``atomic.write_files``).
 """
 
 from __future__ import annotations
@@ -13,8 +17,8 @@ import html
 import json
 from pathlib import Path
 
+from . import atomic
 from .config import Project
-from .gap_report import _atomic_write
 from .gatelog import read_history, read_log
 from .readiness import OUTCOME_JA, GateConfig, gate_date
 
@@ -33,13 +37,15 @@ def system_states(project: Project, state_dir: Path, gate: GateConfig, today: dt
     log = read_log(state_dir)
     out = []
     for s in project.city.systems:
-        hist = read_history(state_dir, s.id)
+        rows = read_history(state_dir, s.id)
+        hist = [h for h in rows if h["completed"]]
         cur = hist[-1] if hist else None
         prev = hist[-2] if len(hist) > 1 else None
         gd = gate_date(s.cutover, project.city.city.gate_days_before_cutover)
         mine = [e for e in log if e["system"] == s.id]
         out.append({
-            "system": s, "history": hist, "current": cur, "previous": prev, "gate_date": gd,
+            "system": s, "history": hist, "aborted": [h for h in rows if not h["completed"]],
+            "current": cur, "previous": prev, "gate_date": gd,
             "days_to_cutover": (s.cutover - today).days, "days_to_gate": (gd - today).days,
             "decisions": mine, "latest_decision": mine[-1] if mine else None,
         })
@@ -50,6 +56,8 @@ def _status_of(st: dict) -> tuple[str, str]:
     """(outcome key for the colour, the Japanese label)."""
     cur, dec = st["current"], st["latest_decision"]
     if cur is None:
+        if dec is not None:       # recorded by a rehearsal that did not complete: the log is the record
+            return dec["decision"], {"GO": "GO 移行可", "CONDITIONAL": "条件付き可", "NO-GO": "NO-GO 移行不可"}[dec["decision"]]
         return "NONE", "未評価"
     if cur["phase"] == "before_gate":
         return cur["status"], f"判定前（見込み {OUTCOME_JA[cur['status']]}）"
@@ -109,6 +117,31 @@ def _trend_chart(states: list[dict]) -> str:
     return "".join(parts)
 
 
+def aborted_rehearsals(states: list[dict]) -> list[dict]:
+    """The rehearsals that never completed, oldest first: id, when its first gate evaluated, the
+    systems whose gates it reached."""
+    by: dict[str, dict] = {}
+    for st in states:
+        for h in st["aborted"]:
+            r = by.setdefault(h["rehearsal_id"], {"rehearsal_id": h["rehearsal_id"], "evaluated_at": h["evaluated_at"],
+                                                  "systems": []})
+            r["evaluated_at"] = min(r["evaluated_at"], h["evaluated_at"])
+            r["systems"].append(st["system"].id)
+    return sorted(by.values(), key=lambda r: r["evaluated_at"])
+
+
+def _aborted_table(states: list[dict]) -> str:
+    rows = aborted_rehearsals(states)
+    if not rows:
+        return "<p>中断したリハーサルはない。</p>"
+    name = {st["system"].id: st["system"].name for st in states}
+    body = "".join(f'<tr data-rehearsal="{_e(r["rehearsal_id"])}"><td>{_e(r["rehearsal_id"])}</td>'
+                   f'<td>{_e(r["evaluated_at"])}</td><td>{_e("、".join(name[s] for s in r["systems"]))}</td>'
+                   '<td>中断（最後まで実行されなかった）</td></tr>' for r in rows)
+    return ('<table id="aborted"><thead><tr><th>リハーサル</th><th>最初の判定評価</th><th>評価まで進んだシステム</th>'
+            f'<th>状態</th></tr></thead><tbody>{body}</tbody></table>')
+
+
 def _diff(cur: dict | None, prev: dict | None) -> str:
     if not cur or not prev:
         return "（初回）" if cur else ""
@@ -155,7 +188,9 @@ def render(project: Project, state_dir: Path, gate: GateConfig, today: dt.date, 
             f'<br><small>{_e(dec["decision_id"]) if dec else ""}</small></td>'
             f'<td>{"<br>".join(_e(c["label"]) + "：" + _e(c["evidence"]) for c in failing) or "なし"}</td>'
             f'<td><small>{_e(_diff(cur, st["previous"]))}</small></td>'
-            f'<td>{spark}<br><small>リハーサル {len(st["history"])} 回</small></td>'
+            f'<td>{spark}<br><small>リハーサル {len(st["history"])} 回'
+            + (f'<br><span class="aborted">中断 {len(st["aborted"])} 回（数えない）</span>' if st["aborted"] else "")
+            + '</small></td>'
             f'<td>{_e(export)}</td><td>{links}</td></tr>')
         cells = []
         by_id = {c["id"]: c for c in (cur["criteria"] if cur else [])}
@@ -184,7 +219,7 @@ th{{background:#f1f5f9;text-align:left}} small{{color:#475569}}
 .summary b{{display:inline-block;min-width:26px;text-align:center;color:#fff;border-radius:4px;padding:2px 6px}}
 td.ok{{background:#e7f5ec;text-align:center}} td.ng{{background:#fde2e1;text-align:center;font-weight:bold}}
 td.cond{{background:#fff1d6;text-align:center;font-weight:bold}} td.na{{color:#999;text-align:center}}
-td small{{display:block;font-weight:normal}}
+td small{{display:block;font-weight:normal}} .aborted{{color:#92400e}}
 </style></head><body>
 <h1>移行可否判定 状況一覧（{_e(project.city.city.name)}・{len(states)}システム）</h1>
 <p>基準日 <b>{today.isoformat()}</b>　判定は移行日の{project.city.city.gate_days_before_cutover}日前から判定ログ（decision_log.jsonl）に記録。作成 {gen}。
@@ -205,11 +240,17 @@ td small{{display:block;font-weight:normal}}
 <table id="criteria"><thead><tr><th>システム</th>{head}</tr></thead><tbody>{''.join(matrix)}</tbody></table>
 <h2>リハーサルごとの推移</h2>
 {_trend_chart(states)}
+<h2>中断したリハーサル</h2>
+<p><small>実行が最後まで完了しなかったリハーサル（強制終了など）。連続合格リハーサル回数にも推移にも数えない。</small></p>
+{_aborted_table(states)}
 </body></html>
 """
-    _atomic_write(Path(out_path), lambda p: p.write_text(page, encoding="utf-8"))
     summary = {st["system"].id: _status_of(st)[0] for st in states}
+    aborted = [r["rehearsal_id"] for r in aborted_rehearsals(states)]
     json_path = Path(out_path).with_suffix(".json")
-    _atomic_write(json_path, lambda p: p.write_text(json.dumps(
-        {"as_of": today.isoformat(), "status": summary}, ensure_ascii=False, indent=1), encoding="utf-8"))
-    return {"html": str(out_path), "json": str(json_path), **{k.lower().replace("-", "_"): v for k, v in counts.items()}}
+    doc = json.dumps({"as_of": today.isoformat(), "status": summary, "aborted_rehearsals": aborted},
+                     ensure_ascii=False, indent=1)
+    atomic.write_files({Path(out_path): lambda p: p.write_text(page, encoding="utf-8"),
+                        json_path: lambda p: p.write_text(doc, encoding="utf-8")})
+    return {"html": str(out_path), "json": str(json_path), "aborted_rehearsals": len(aborted),
+            **{k.lower().replace("-", "_"): v for k, v in counts.items()}}

@@ -14,7 +14,10 @@ be reordered, extra columns are ignored) and writes
 
 and appends what it changed to ``mappings/<system>/decision_imports.csv`` (when, which file and
 its SHA-256, sheet and row, target file, key, old → new, who decided), so who decided what and
-when is in the history of text files.
+when is in the history of text files. With ``audit_dir`` (the readiness state folder; ``kikan
+decisions import`` always gives it) the same change is also appended to the hash-chained owners'
+audit log (:mod:`.owner_audit`): the workbook's name and SHA-256, the importer, every changed row
+with old → new; hand edits made before the import are recorded first, as such.
 
 A row whose input cells are all empty is no decision. Every other row is checked on its own
 (values from the sheet's dropdown, reason and decider present, a readable date not in the future,
@@ -84,6 +87,7 @@ class ImportResult:
     files_written: list[Path] = field(default_factory=list)
     targets: list[Path] = field(default_factory=list)  # files that change (written unless dry_run)
     changes: list[Change] = field(default_factory=list)
+    audit: dict | None = None                          # the owners' audit entry the import appended
 
     @property
     def applied(self) -> int:
@@ -292,11 +296,14 @@ def _sha256(path: Path) -> str:
 
 
 def import_workbook(path: Path, project_root_mappings: Path, db: Path | None, system: str | None = None,
-                    dry_run: bool = False, today: dt.date | None = None) -> ImportResult:
+                    dry_run: bool = False, today: dt.date | None = None,
+                    audit_dir: Path | None = None) -> ImportResult:
     """Import every decision of an owner's workbook; see the module docstring. ``system``: what the
     caller expects (must agree with the workbook's system id; used when the workbook has none).
-    ``today``: dates after it are rejected (default: the real date). Raises
-    :class:`ImportUserError` (Japanese) when the file cannot be imported at all."""
+    ``today``: dates after it are rejected (default: the real date). ``audit_dir``: the readiness
+    state folder whose owners' audit log records the import (None: not recorded here; the next
+    gate then records the change as a hand edit). Raises :class:`ImportUserError` (Japanese) when
+    the file cannot be imported at all."""
     root = Path(project_root_mappings)
     path = Path(path)
     today = today or dt.date.today()
@@ -326,7 +333,13 @@ def import_workbook(path: Path, project_root_mappings: Path, db: Path | None, sy
     pending = _check_cells(rows, sid, result, today)
     wh = _Warehouse(db, result.notes)
     try:
-        _apply(pending, root, sid, result, wh)
+        if audit_dir is not None and not dry_run:
+            from .owner_audit import audited_import
+
+            with audited_import(audit_dir, root, sid, result):
+                _apply(pending, root, sid, result, wh)
+        else:
+            _apply(pending, root, sid, result, wh)
     finally:
         wh.close()
     if dry_run:
@@ -747,6 +760,8 @@ def format_result(r: ImportResult) -> str:
         lines += ["", "注記:"] + [f"  {m}" for m in r.notes]
     if r.files_written:
         lines += ["", "書き込んだファイル:"] + [f"  {p}" for p in r.files_written]
+    if r.audit:
+        lines += ["", f"監査ログに記録: {r.audit['audit_id']}（{r.audit['rows_changed']} 行の変更）"]
     elif r.dry_run and r.targets:
         lines += ["", "書き込む予定のファイル:"] + [f"  {p}" for p in r.targets]
     elif not r.targets:
@@ -781,7 +796,7 @@ def _destination(folder: Path, name: str) -> Path:
 
 
 def import_inbox(inbox: Path, project_root_mappings: Path, db: Path | None, dry_run: bool = False,
-                 today: dt.date | None = None) -> list[InboxItem]:
+                 today: dt.date | None = None, audit_dir: Path | None = None) -> list[InboxItem]:
     """Import every ``*.xlsx`` of ``inbox`` (oldest first); move each to ``inbox/done/`` when every
     row was taken, else to ``inbox/rejected/`` with a ``.txt`` of the messages beside it (its good
     rows are applied all the same). Excel's lock files (``~$…``) are left alone. Dry run moves nothing."""
@@ -793,7 +808,7 @@ def import_inbox(inbox: Path, project_root_mappings: Path, db: Path | None, dry_
     out = []
     for f in files:
         try:
-            res = import_workbook(f, project_root_mappings, db, dry_run=dry_run, today=today)
+            res = import_workbook(f, project_root_mappings, db, dry_run=dry_run, today=today, audit_dir=audit_dir)
             item = InboxItem(f, None, res)
         except ImportUserError as exc:
             item = InboxItem(f, None, None, str(exc))

@@ -30,11 +30,12 @@ from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.table import Table, TableStyleInfo
 
+from . import atomic
 from . import decisions as D
 from . import owner_sheets as S
 from .config import Project
 from .duck import open_warehouse
-from .gap_report import _atomic_write, gap_kinds
+from .gap_report import gap_kinds
 from .textcodec import PUA_RE, has_halfwidth_kana, pua_to_sjis, sjis_to_pua
 
 OPEN, DONE = D.OPEN, D.DONE
@@ -440,8 +441,8 @@ def build_owner_workbook(project: Project, db: Path, system: str, out_dir: Path,
     out_dir = Path(out_dir)
     xlsx = out_dir / f"{system}_移行確認.xlsx"
     htmlp = out_dir / f"{system}_移行確認.html"
-    _atomic_write(xlsx, lambda p: write_xlsx(p, d))
-    _atomic_write(htmlp, lambda p: p.write_text(render_html(d), encoding="utf-8"))
+    atomic.write_files({xlsx: lambda p: write_xlsx(p, d),                 # replaced together
+                        htmlp: lambda p: p.write_text(render_html(d), encoding="utf-8")})
     counts = {f"rows_{s.sheet.name}": len(s.rows) for s in d.sheets}
     counts.update({f"open_{s.sheet.name}": s.open_count for s in d.sheets if s.sheet in S.INPUT_SHEETS})
     return {"xlsx": str(xlsx), "html": str(htmlp), "errors": len(d.errors), **counts}

@@ -65,7 +65,8 @@ def _sign(owner, system, on="2026-11-25"):
 def _rehearse(city, systems, today, with_exports=True):
     from dagster_project.definitions import defs
 
-    keys = [dg.AssetKey(["readiness", f"gate_{s}"]) for s in systems]
+    # the overview ends every rehearsal and completes it: only a completed rehearsal counts
+    keys = [dg.AssetKey(["readiness", f"gate_{s}"]) for s in systems] + [dg.AssetKey(["reports", "readiness_overview"])]
     if with_exports:
         keys += [dg.AssetKey(["exports", f"package_{s}"]) for s in systems]
     assets = [a for a in defs.assets if isinstance(a, dg.AssetsDefinition) and set(a.keys) & set(keys)]
@@ -154,6 +155,26 @@ def test_each_system_lands_in_its_state_on_the_gate_date(gated):
     assert e["input_files"] and all(len(f["sha256"]) == 64 for f in e["input_files"])
     assert e["code_version"]["package"] and e["catalog_version"]
     assert "連続合格" in json.dumps(e["criteria"], ensure_ascii=False)
+
+
+def test_every_released_package_is_a_valid_data_package(gated):
+    """What the gates released (GO, CONDITIONAL) validates whole against its own datapackage.json (types,
+    keys, foreign keys, code values, hashes), every table with the manifest's row count. Runs before the
+    next test tampers with the GO package. (tests/integration/test_vendor_package.py: the NO-GO side.)"""
+    from frictionless import validate
+
+    exports = gated["wh"] / "exports"
+    released = sorted(p.parent.name for p in exports.glob("*/LATEST"))
+    assert GO in released and COND in released and NOGO not in released
+    for system in released:
+        pkg = exports / system / (exports / system / "LATEST").read_text(encoding="utf-8").strip()
+        m = json.loads((pkg / "manifest.json").read_text(encoding="utf-8"))
+        report = validate(str(pkg / "datapackage.json"))
+        assert report.valid, (system, [(t.name, e.type, getattr(e, "row_number", None)) for t in report.tasks
+                                       for e in t.errors][:10])
+        rows = {t.name: t.stats.get("rows") or 0 for t in report.tasks}
+        assert {t["table"]: rows[t["table"]] for t in m["tables"]} == {t["table"]: t["rows"] for t in m["tables"]}
+        assert sum(t["rows"] for t in m["tables"]) > 0, system
 
 
 def test_no_go_blocks_the_export_and_go_package_verifies(gated):

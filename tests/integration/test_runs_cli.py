@@ -8,7 +8,8 @@ while the vendor export package of 住民記録 does, correctly.
 Crash and rerun: a run killed with SIGKILL in the middle of extraction, of the dbt build and of
 writing an export package, then run again, leaves the same warehouse contents and the same export
 files as a run that was never interrupted; no half-written package is ever visible; the decision
-log stays whole. Runs go through the real command line (``kikan run``) in child processes.
+log stays whole; the killed rehearsals are recorded as aborted (中断) and never counted. Runs go
+through the real command line (``kikan run``) in child processes.
 """
 
 import hashlib
@@ -245,3 +246,16 @@ def test_killed_runs_then_rerun_equal_an_uninterrupted_run(clean_city, reference
     assert not list((var / "exports").glob("*/.tmp-*")), "the rerun cleared what the killed run left"
     assert warehouse_digest(var / "warehouse.duckdb") == reference["warehouse"]
     assert export_files(var) == reference["exports"]
+    # the run killed inside an export package had evaluated gates: their rows are aborted (中断), and
+    # the rerun's gates count one passing rehearsal, their own, not the killed one before it
+    rows = gatelog.read_history(var / "readiness")
+    aborted = [h for h in rows if not h["completed"]]
+    done = [h for h in rows if h["completed"]]
+    assert aborted and {h["rehearsal_id"] for h in aborted}.isdisjoint(h["rehearsal_id"] for h in done)
+    assert len({h["run_id"] for h in done}) == 1, "only the run that ended is completed"
+    passed_before = {h["system"] for h in aborted if h["data_passed"]}
+    assert passed_before, "a gate that allowed its export ran before the kill"
+    counted = {h["system"]: next(c["value"] for c in h["criteria"] if c["id"] == "rehearsals") for h in done}
+    assert {s: counted[s] for s in passed_before} == {s: 1 for s in passed_before}
+    page = (var / "reports" / "readiness_overview.html").read_text(encoding="utf-8")
+    assert all(f'data-rehearsal="{r}"' in page for r in {h["rehearsal_id"] for h in aborted})

@@ -13,22 +13,33 @@ Per current system (group = the system):
 For the ICT office: ``reports/readiness_overview`` (job ``readiness_overview``), run after
 every rehearsal by a run-status sensor whether the rehearsal succeeded or failed, so one
 system's failure never hides the others. ``daily_rehearsal`` runs the whole pipeline daily.
+
+Only a rehearsal that ran to its end counts (連続合格リハーサル回数, the trend). Its gates write their
+rows while it runs; the overview completes it (``gatelog.complete_rehearsal``): the rehearsal of
+its own run when it is part of it, and the one named by the run tag ``REHEARSAL_RUN_TAG`` (set by
+``kikan run`` and the sensors) when that run ended as Dagster records a run that went through all
+its steps: success, or failure because a step failed. A killed run (no end; or ended by the
+daemon's run monitoring as a crash) is never completed: its rows stay as aborted (中断).
+
+Before evaluating, each gate records any change of the owners' inputs made by hand since the last
+audit entry (``owner_audit.record_hand_edits``), so the audit log is whole when the gate decides.
 """
 
 import datetime as dt
+from dataclasses import dataclass
 import os
 from pathlib import Path
 
 import dagster as dg
 
-from ...lib import gatelog
+from ...lib import gatelog, owner_audit
 from ...lib.config import cached_project
 from ...lib.sqlnames import std_name
-from ...lib.export import catalog_version, prune, write_package
+from ...lib.export import catalog_version, gate_release, prune, write_package
 from ...lib.extract_assets import WarehouseResource
 from ...lib.mapping import cached_mappings
 from ...lib.overview import render
-from ...lib.readiness import OUTCOME_JA, evaluate, gate_date, load_readiness
+from ...lib.readiness import OUTCOME_JA, Evaluation, evaluate, gate_date, load_readiness
 from ...lib.warehouse import connect, default_var_dir
 
 project = cached_project()
@@ -38,6 +49,11 @@ CONFIG = load_readiness(project.root)   # a wrong readiness.yaml fails when the 
 
 # metadata key of the Failure an export step raises when the gate does not allow it
 BLOCKED_BY_GATE = "blocked_by_gate"
+# the run tag that names, on an overview run, the rehearsal run it follows (kikan run, the sensors)
+REHEARSAL_RUN_TAG = "kikan/rehearsal_run_id"
+# Dagster's run tag for why a run failed ("STEP_FAILURE": it went through its steps, one failed);
+# tests/unit/test_gatelog_evidence.py fails if Dagster renames it
+RUN_FAILURE_REASON_TAG = "dagster/failure_reason"
 
 
 class ReadinessResource(dg.ConfigurableResource):
@@ -54,7 +70,7 @@ class ReadinessResource(dg.ConfigurableResource):
 
     @property
     def state_path(self) -> Path:
-        return Path(self.state_dir or os.environ.get("KIKAN_READINESS_DIR", default_var_dir() / "readiness"))
+        return Path(self.state_dir) if self.state_dir else gatelog.default_state_dir()
 
     @property
     def exports_path(self) -> Path:
@@ -103,6 +119,72 @@ def _change_reason(prev: dict, ev) -> str:
     return "。".join(parts)
 
 
+@dataclass
+class GateJudgement:
+    """A gate's evaluation on one rehearsal, as recorded (history; the decision log in the gate phase)."""
+
+    ev: Evaluation
+    today: dt.date
+    phase: str
+    rehearsal_id: str
+    status: str
+    decision: dict | None
+    recorded: dict | None
+    allowed: bool
+    audited: dict | None
+
+
+def judge_gate(system_id: str, run_id: str, warehouse: WarehouseResource,
+               readiness: ReadinessResource) -> GateJudgement:
+    """Evaluate ``system_id``'s gate on the rehearsal of ``run_id`` and record it. The gate asset
+    calls it; so does the dbt step for a system whose models failed (Dagster skips that system's
+    gate step, as its models were not built, and the failure must still be judged: NO-GO)."""
+    s = project.city.system(system_id)
+    gd = gate_date(s.cutover, project.city.city.gate_days_before_cutover)
+    today = readiness.as_of()
+    phase = _phase(s, today)
+    rehearsal_id = f"R{today:%Y%m%d}-{run_id[:8]}"
+    state = readiness.state_path
+    with gatelog.lock(state):
+        # a change of the owners' inputs made by hand is on record before the gate weighs them
+        audited = owner_audit.record_hand_edits(state, readiness.owner_path, system_id,
+                                                noticed_by={"rehearsal_id": rehearsal_id, "run_id": run_id})
+        history = [h for h in gatelog.read_history(state, system_id) if h["rehearsal_id"] != rehearsal_id]
+        ev = evaluate(project, warehouse.db_path, system_id, readiness.owner_path, today, history, CONFIG.gate)
+        log = gatelog.read_log(state)
+        latest = gatelog.latest_decision(log, system_id)
+        recorded = None
+        if phase == "gate" and (latest is None or latest["decision"] != ev.outcome):
+            recorded = gatelog.append_decision(state, {
+                "system": system_id, "system_name": s.name, "decision": ev.outcome,
+                "decision_ja": OUTCOME_JA[ev.outcome],
+                "kind": "初回判定" if latest is None else "再判定",
+                "reason": ev.reasons_ja() if latest is None else _change_reason(latest, ev) + "。" + ev.reasons_ja(),
+                "previous_decision_id": latest["decision_id"] if latest else None,
+                "as_of": today.isoformat(), "gate_date": gd.isoformat(), "cutover": s.cutover.isoformat(),
+                "recorded_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                "rehearsal_id": rehearsal_id, "run_id": run_id,
+                "criteria": [c.__dict__ for c in ev.criteria], "figures": ev.figures,
+                "input_files": _input_files(warehouse.db_path, system_id),
+                "owner_inputs_sha256": _owner_inputs_sha256(readiness.owner_path, system_id),
+                "catalog_version": catalog_version(), "code_version": gatelog.code_version(),
+            }, entries=log)
+            latest = recorded
+            log = [*log, recorded]
+        decision = latest if phase != "before_gate" else None
+        status = decision["decision"] if decision else ev.outcome
+        allowed = status in CONFIG.gate.export_on
+        gatelog.append_history(state, {
+            "system": system_id, "rehearsal_id": rehearsal_id, "run_id": run_id,
+            "evaluated_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "as_of": today.isoformat(), "phase": phase, "outcome": ev.outcome, "status": status,
+            "decision_id": decision["decision_id"] if decision else None, "export_allowed": allowed,
+            "data_passed": ev.data_passed, "figures": ev.figures,
+            "criteria": [c.__dict__ for c in ev.criteria],
+        }, log=log)
+    return GateJudgement(ev, today, phase, rehearsal_id, status, decision, recorded, allowed, audited)
+
+
 def _gate_asset(system_id: str) -> dg.AssetsDefinition:
     s = project.city.system(system_id)
     tables = mappings.for_system(system_id)
@@ -123,43 +205,9 @@ def _gate_asset(system_id: str) -> dg.AssetsDefinition:
                      "ギャップの対応方針・外字・リハーサル回数・所管課の承認）を評価し、判定日以降は判定ログに記録する。"),
     )
     def _gate(context: dg.AssetExecutionContext, warehouse: WarehouseResource, readiness: ReadinessResource):
-        today = readiness.as_of()
-        phase = _phase(s, today)
-        rehearsal_id = f"R{today:%Y%m%d}-{context.run_id[:8]}"
-        state = readiness.state_path
-        with gatelog.lock(state):
-            history = [h for h in gatelog.read_history(state, system_id) if h["rehearsal_id"] != rehearsal_id]
-            ev = evaluate(project, warehouse.db_path, system_id, readiness.owner_path, today, history, CONFIG.gate)
-            log = gatelog.read_log(state)
-            latest = gatelog.latest_decision(log, system_id)
-            recorded = None
-            if phase == "gate" and (latest is None or latest["decision"] != ev.outcome):
-                recorded = gatelog.append_decision(state, {
-                    "system": system_id, "system_name": s.name, "decision": ev.outcome,
-                    "decision_ja": OUTCOME_JA[ev.outcome],
-                    "kind": "初回判定" if latest is None else "再判定",
-                    "reason": ev.reasons_ja() if latest is None else _change_reason(latest, ev) + "。" + ev.reasons_ja(),
-                    "previous_decision_id": latest["decision_id"] if latest else None,
-                    "as_of": today.isoformat(), "gate_date": gd.isoformat(), "cutover": s.cutover.isoformat(),
-                    "recorded_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-                    "rehearsal_id": rehearsal_id, "run_id": context.run_id,
-                    "criteria": [c.__dict__ for c in ev.criteria], "figures": ev.figures,
-                    "input_files": _input_files(warehouse.db_path, system_id),
-                    "owner_inputs_sha256": _owner_inputs_sha256(readiness.owner_path, system_id),
-                    "catalog_version": catalog_version(), "code_version": gatelog.code_version(),
-                }, entries=log)
-                latest = recorded
-            decision = latest if phase != "before_gate" else None
-            status = decision["decision"] if decision else ev.outcome
-            allowed = status in CONFIG.gate.export_on
-            gatelog.append_history(state, {
-                "system": system_id, "rehearsal_id": rehearsal_id, "run_id": context.run_id,
-                "evaluated_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-                "as_of": today.isoformat(), "phase": phase, "outcome": ev.outcome, "status": status,
-                "decision_id": decision["decision_id"] if decision else None, "export_allowed": allowed,
-                "data_passed": ev.data_passed, "figures": ev.figures,
-                "criteria": [c.__dict__ for c in ev.criteria],
-            })
+        j = judge_gate(system_id, context.run_id, warehouse, readiness)
+        ev, today, phase, rehearsal_id, status = j.ev, j.today, j.phase, j.rehearsal_id, j.status
+        decision, recorded, allowed, audited = j.decision, j.recorded, j.allowed, j.audited
         failing = [c.label for c in ev.failing]
         yield dg.MaterializeResult(
             metadata={
@@ -167,6 +215,7 @@ def _gate_asset(system_id: str) -> dg.AssetsDefinition:
                 "gate_date": gd.isoformat(), "days_to_cutover": (s.cutover - today).days,
                 "decision_id": decision["decision_id"] if decision else "（判定前）",
                 "recorded_now": recorded is not None, "export_allowed": allowed, "rehearsal_id": rehearsal_id,
+                "owner_audit": audited["audit_id"] if audited else "（変更なし）",
                 "failing_criteria": dg.MetadataValue.json(failing),
                 "criteria": dg.MetadataValue.md(
                     "| 基準 | 値 | 閾値 | 結果 | 根拠 |\n|---|---|---|---|---|\n" + "\n".join(
@@ -190,47 +239,31 @@ def _export_asset(system_id: str) -> dg.AssetsDefinition:
         key=dg.AssetKey(["exports", f"package_{system_id}"]), group_name=system_id,
         deps=[dg.AssetKey(["readiness", f"gate_{system_id}"])] + [dg.AssetKey(["standard", std_name(t)]) for t in tables],
         kinds={"csv", "parquet"}, tags={"system": system_id, "layer": "exports"},
-        description=(f"{s.name}の移行データ一式（移行事業者向け）: 標準テーブルごとの UTF-8 CSV（見出しは標準項目ID）と "
-                     "Parquet、layout.csv、manifest.json（件数・SHA-256・カタログ版・判定ID）。"
+        description=(f"{s.name}の移行データ一式（移行事業者向け、Frictionless Data Package）: datapackage.json（型・主キー・"
+                     "外部キー・コード値の表スキーマ）、標準テーブルごとの UTF-8 CSV（見出しは標準項目ID）と Parquet、"
+                     "標準コード表、変換フラグ（conversion_flags）、manifest.json（件数・SHA-256・カタログ版・判定ID）。"
                      f"移行可否判定が {'・'.join(CONFIG.gate.export_on)} のときだけ書き出し、NO-GO では停止する。"),
     )
     def _export(context: dg.AssetExecutionContext, warehouse: WarehouseResource, readiness: ReadinessResource):
-        state = readiness.state_path
         prune(readiness.exports_path, system_id, readiness.keep_packages)   # what a killed run left
-        with gatelog.lock(state):
-            hist = gatelog.read_history(state, system_id)
-            log = gatelog.read_log(state)
-        cur = hist[-1] if hist else None
-        if cur is None:
-            raise dg.Failure(description=f"{s.name}: 移行可否判定が未評価のため移行データを出力しない",
-                             metadata={"system": system_id})
-        latest = gatelog.latest_decision(log, system_id)
-        status = cur["status"]
-        if cur["phase"] != "before_gate":
-            # the log is the record: the package goes out under the latest recorded decision only
-            if latest is None or latest["decision_id"] != cur["decision_id"]:
-                raise dg.Failure(description=f"{s.name}: 判定ログと最新の評価が一致しない（再評価が必要）",
-                                 metadata={"system": system_id})
-            status = latest["decision"]
-        if status not in CONFIG.gate.export_on:
-            failing = [c["label"] for c in cur["criteria"] if not c["passed"]]
+        gr = gate_release(readiness.state_path, system_id, s.name, CONFIG.gate.export_on)   # also kikan export's rule
+        if gr.blocked_by_gate:
             raise dg.Failure(
-                description=(f"{s.name}: 移行可否判定 {status}（{OUTCOME_JA[status]}、"
-                             f"{cur['decision_id'] or '判定前の見込み'}）のため移行データを出力しない。"
-                             f"満たしていない基準: {'、'.join(failing)}"),
-                metadata={"system": system_id, BLOCKED_BY_GATE: True, "status": status,
-                          "decision_id": cur["decision_id"] or "",
-                          "failing_criteria": dg.MetadataValue.json(failing)},
+                description=gr.message_ja,
+                metadata={"system": system_id, BLOCKED_BY_GATE: True, "status": gr.status,
+                          "decision_id": gr.decision_id or "",
+                          "failing_criteria": dg.MetadataValue.json(gr.failing)},
             )
+        if not gr.allowed:
+            raise dg.Failure(description=gr.message_ja, metadata={"system": system_id})
+        status, release = gr.status, gr.release
         package_id = f"P{dt.datetime.now():%Y%m%d%H%M%S}-{context.run_id[:8]}"
-        release = {"status": status, "decision_id": cur["decision_id"], "phase": cur["phase"],
-                   "rehearsal_id": cur["rehearsal_id"], "as_of": cur["as_of"]}
         manifest = write_package(warehouse.db_path, system_id, tables, readiness.exports_path, package_id, release)
         prune(readiness.exports_path, system_id, readiness.keep_packages)
         return dg.MaterializeResult(metadata={
             "package": dg.MetadataValue.path(str(readiness.exports_path / system_id / package_id)),
             "tables": len(manifest["tables"]), "rows": sum(t["rows"] for t in manifest["tables"]),
-            "status": status, "decision_id": cur["decision_id"] or "（判定前）",
+            "status": status, "decision_id": gr.decision_id or "（判定前）",
             "catalog_version": manifest["catalog_version"],
         })
 
@@ -248,12 +281,47 @@ OVERVIEW_KEY = dg.AssetKey(["reports", "readiness_overview"])
                 "満たしていない基準、前回リハーサルとの差、リハーサルごとの推移、各ギャップレポートへのリンク。"
                 "個人情報を含まない。",
 )
-def readiness_overview(warehouse: WarehouseResource, readiness: ReadinessResource) -> dg.MaterializeResult:
+def readiness_overview(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
+                       readiness: ReadinessResource) -> dg.MaterializeResult:
     out = warehouse.reports_path / "readiness_overview.html"
-    with gatelog.lock(readiness.state_path):
-        r = render(project, readiness.state_path, CONFIG.gate, readiness.as_of(), out)
+    state = readiness.state_path
+    with gatelog.lock(state):
+        completed, why_not = complete_rehearsals(context.instance, context.run, state)
+        r = render(project, state, CONFIG.gate, readiness.as_of(), out)
     return dg.MaterializeResult(metadata={
-        "path_html": dg.MetadataValue.path(r.pop("html")), "path_json": dg.MetadataValue.path(r.pop("json")), **r})
+        "path_html": dg.MetadataValue.path(r.pop("html")), "path_json": dg.MetadataValue.path(r.pop("json")),
+        "completed_rehearsals": dg.MetadataValue.json(completed),
+        **({"not_completed": why_not} if why_not else {}), **r})
+
+
+def ran_to_end(run) -> bool:
+    """Whether Dagster records ``run`` as having gone through its steps: success, or failure
+    because a step failed (a system's failure is part of a rehearsal). Not a run still going, nor
+    one that ended otherwise (the run monitor's verdict on a killed worker, an exception in the run)."""
+    if run is None:
+        return False
+    if run.status == dg.DagsterRunStatus.SUCCESS:
+        return True
+    return run.status == dg.DagsterRunStatus.FAILURE and run.tags.get(RUN_FAILURE_REASON_TAG) == "STEP_FAILURE"
+
+
+def complete_rehearsals(instance, run, state: Path) -> tuple[list[str], str]:
+    """Complete the rehearsal of this run (when its gates are in it) and of the run its tag names
+    (when that ran to its end). Returns the rehearsal ids completed now, and why the tagged one was
+    not. Caller holds the lock."""
+    done, why_not = [], ""
+    tagged = run.tags.get(REHEARSAL_RUN_TAG)
+    if tagged and tagged != run.run_id:
+        other = instance.get_run_by_id(tagged)
+        if ran_to_end(other):
+            m = gatelog.complete_rehearsal(state, tagged, completed_by=run.run_id)
+            done += m["rehearsal_ids"] if m else []
+        else:
+            why_not = (f"リハーサル {tagged[:8]} は最後まで実行されていない（{other.status.value if other else '記録なし'}）ため"
+                       "完了として記録しない")
+    m = gatelog.complete_rehearsal(state, run.run_id, completed_by=run.run_id)
+    done += m["rehearsal_ids"] if m else []
+    return done, why_not
 
 
 overview_job = dg.define_asset_job(
