@@ -5,16 +5,42 @@ from __future__ import annotations
 import json
 import time
 import os
+import sys
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
 
+# pyspark (the optional Spark target) exits the process when pyspark.sql.connect is imported
+# without its grpc extras and __main__ has no file (it takes that for a doctest run), and Great
+# Expectations imports it. A pytest-xdist worker's __main__ is execnet's bootstrap, which has none.
+_main = sys.modules["__main__"]
+if getattr(_main, "__spec__", None) is None and not hasattr(_main, "__file__"):
+    _main.__file__ = "<pytest-xdist worker>"
+
 ROOT = Path(__file__).resolve().parents[1]
 # small enough for seconds, large enough that every planted defect class occurs
 SMALL_RESIDENTS = 3000
 SMALL_SEED = 11
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """Two workers (pytest-xdist): the tests of a module stay together (their module fixtures, e.g.
+    a whole ``kikan run``, are built once), and every module that reads the session city runs on
+    the worker that built it. (A scheduler, not ``xdist_group`` marks: xdist 3.8 writes the group
+    into ``item._nodeid``, which pytest 9 no longer reads.)"""
+    from xdist.scheduler import LoadScopeScheduling
+
+    city_files = {p.relative_to(ROOT).as_posix() for p in (ROOT / "tests").rglob("test_*.py")
+                  if "extracted_city" in p.read_text(encoding="utf-8")}
+
+    class ByModuleAndCity(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return "city" if path in city_files else path
+
+    return ByModuleAndCity(config, log)
 
 
 @pytest.fixture(scope="session")
