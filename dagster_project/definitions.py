@@ -17,11 +17,16 @@ migration_job = dg.define_asset_job(
     "readiness gate and write the export packages the gates allow. The overview follows (sensor).",
 )
 
-# 移行リハーサル every night; the readiness gates judge on the day the run starts (Asia/Tokyo)
+# 移行リハーサル every night; the readiness gates judge on the day the run starts (Asia/Tokyo).
+# Running by default, as the README promises: it fires wherever the Dagster daemon runs (`dagster dev`
+# starts one). Switched off in the instance, not here: the UI's toggle or `dagster schedule stop
+# daily_rehearsal` records the stop in the instance under DAGSTER_HOME, and it stays off.
 daily_rehearsal = dg.ScheduleDefinition(
     name="daily_rehearsal", job=migration_job, cron_schedule="0 2 * * *", execution_timezone="Asia/Tokyo",
-    description="Runs the whole pipeline every night at 02:00 JST: each run is a rehearsal, and each "
-    "system's gate evaluates (and, from its gate date, decides) on it.",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="毎晩 02:00（日本時間）に移行リハーサルを実行する。実行ごとに各システムの移行可否判定が評価し、"
+    "判定日からは判定を記録する / Runs the whole pipeline every night at 02:00 JST: each run is a rehearsal, "
+    "and each system's gate evaluates (and, from its gate date, decides) on it.",
 )
 
 @dg.run_status_sensor(run_status=dg.DagsterRunStatus.SUCCESS, monitored_jobs=[migration_job],

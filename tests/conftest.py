@@ -97,11 +97,18 @@ def extracted_city(small_city, tmp_path_factory):
 
 
 def succeeded_but_blocked(result) -> bool:
-    """The run did everything except the export packages its NO-GO gates blocked (which is success:
-    the gate doing its job). Any other failed step, or a block without the gate's message, is not."""
+    """The run did everything; the export packages its NO-GO gates blocked are no failure (the gate
+    doing its job: no materialization, a failed ``gate_allows_export`` check naming the reason, see
+    ``blocked_exports``). Any failed step is a failure, an export's included."""
     failed = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
-    return all(e.step_key.startswith("exports__package_") and "出力しない" in e.event_specific_data.error.message
-               for e in failed)
+    return not failed and all("出力しない" in reason for reason in blocked_exports(result).values())
+
+
+def blocked_exports(result) -> dict[str, str]:
+    """The systems whose gate blocked the export in this run, with the check's reason."""
+    return {e.asset_key.path[-1].removeprefix("package_"): e.description or ""
+            for e in result.get_asset_check_evaluations()
+            if e.check_name == "gate_allows_export" and not e.passed}
 
 
 def load_manifest(legacy: Path) -> dict:

@@ -3,6 +3,7 @@
 import dagster as dg
 
 from ..lib.charset import write_charset
+from ..lib.config import cached_project
 from ..lib.extract_assets import WarehouseResource
 
 DESCRIPTIONS = {
@@ -17,7 +18,8 @@ DESCRIPTIONS = {
 
 @dg.multi_asset(
     name="reference_characters",
-    specs=[dg.AssetSpec(dg.AssetKey(["reference", k]), group_name="reference", kinds={"duckdb"}, description=d)
+    specs=[dg.AssetSpec(dg.AssetKey(["reference", k]), group_name="reference", kinds={"duckdb"}, description=d,
+                        owners=[cached_project().city.city.ict_office_owner])
            for k, d in DESCRIPTIONS.items()],
 )
 def reference_characters(warehouse: WarehouseResource):

@@ -48,9 +48,15 @@ class System(_Strict):
     name: str
     businesses: list[str] = Field(min_length=1)
     vendor: str
-    owner: str
+    owner: str                                            # 所管課, as people write it
+    owner_team: str = Field(pattern=r"^[a-z][a-z0-9_]*$")  # its Dagster owner: team:<owner_team>
     track: Literal["on_schedule", "tokutei_ikou_shien"]
     cutover: dt.date
+
+    @property
+    def dagster_owner(self) -> str:
+        """The owner of the system's assets in Dagster (its 所管課)."""
+        return f"team:{self.owner_team}"
 
     @property
     def track_ja(self) -> str:
@@ -70,6 +76,13 @@ class CityInfo(_Strict):
     atena_check_digit: Literal["m11w27", "none"] = "m11w27"
     # 住民票コード: mod 11 with these weights from the right (DOMAIN.md: *assumed*).
     juminhyo_weights: list[int] = Field(default_factory=lambda: [2, 3, 4, 5, 6, 7], min_length=1)
+    # the ICT office owns the shared assets (reference data, bookkeeping, the overview) in Dagster
+    ict_office: str = "ICTイノベーション推進室"
+    ict_office_team: str = Field(default="ict_office", pattern=r"^[a-z][a-z0-9_]*$")
+
+    @property
+    def ict_office_owner(self) -> str:
+        return f"team:{self.ict_office_team}"
 
 
 class City(_Strict):
@@ -95,6 +108,15 @@ class City(_Strict):
                         f"systems[{s.id}].businesses: {b!r} is already hosted by {hosted[b]!r}"
                     )
                 hosted[b] = s.id
+        teams: dict[str, str] = {}
+        owners: dict[str, str] = {}
+        for s in self.systems:
+            team_of = owners.setdefault(s.owner, s.owner_team)
+            owner_of = teams.setdefault(s.owner_team, s.owner)
+            if team_of != s.owner_team or owner_of != s.owner:
+                raise ValueError(f"systems[{s.id}].owner_team: {s.owner_team!r} for {s.owner}, but "
+                                 f"{s.owner} is {team_of!r} and {s.owner_team!r} is {owner_of} elsewhere "
+                                 "(one 所管課, one owner_team)")
         missing = [b for b in bids if b not in hosted]
         if missing:
             raise ValueError(f"businesses not hosted by any system: {missing}")

@@ -60,6 +60,9 @@ def quarantine_key(system: str) -> dg.AssetKey:
     return dg.AssetKey(["raw", quarantine_table(system)])
 
 
+_FORMAT_JA = {"fixed": "固定長", "csv": "CSV"}
+
+
 def _system_asset(project: Project, system: System) -> dg.AssetsDefinition:
     layout = project.layouts[system.id]
     gaiji = project.gaiji[system.id]
@@ -74,11 +77,12 @@ def _system_asset(project: Project, system: System) -> dg.AssetsDefinition:
         dg.AssetSpec(
             key=raw_key(system.id, lf.table),
             group_name=system.id,
+            owners=[system.dagster_owner],
             description=(
-                f"{system.name}「{lf.label}」({lf.file}, {lf.format}, CP932): the export decoded "
-                "and split into fields, nothing interpreted. Every row keeps its record number and "
-                "byte offset; vendor 外字 the vendor identified are substituted, the rest kept as "
-                "private-use code points for 文字同定."
+                f"{system.name}「{lf.label}」の抽出データ（{lf.file}、{_FORMAT_JA[lf.format]}、CP932）: "
+                "出力ファイルを文字コード変換して項目に分けただけで、値は解釈しない。各行にレコード番号と"
+                "バイト位置を残す。事業者が特定した外字は置換し、残りは文字同定のため私用領域の文字のまま残す。"
+                f"所管課: {system.owner}。"
             ),
             kinds={"duckdb"},
             tags=tags,
@@ -90,9 +94,11 @@ def _system_asset(project: Project, system: System) -> dg.AssetsDefinition:
         dg.AssetSpec(
             key=quarantine_key(system.id),
             group_name=system.id,
+            owners=[system.dagster_owner],
             description=(
-                f"{system.name}: records that could not be read (wrong length, undecodable bytes, "
-                "CSV syntax, field format), each with its reason, field and raw bytes in hex."
+                f"{system.name}の読めなかったレコード（隔離）: 長さ違い・変換できないバイト・CSV の構文・"
+                "項目の形式の誤り。レコードごとに理由・項目・元のバイト列（16進）を持つ。"
+                f"所管課: {system.owner}。"
             ),
             kinds={"duckdb"},
             tags=tags,
@@ -104,16 +110,17 @@ def _system_asset(project: Project, system: System) -> dg.AssetsDefinition:
             name="row_conservation",
             asset=raw_key(system.id, lf.table),
             blocking=True,
-            description=("Records in the export file, counted from its bytes = raw rows + quarantined rows "
-                         "+ records of a file refused as a whole (nothing lost, a refused file's records "
-                         "included)."),
+            description=("件数保存: 出力ファイルのレコード数（バイト列から数える）= 抽出行 + 隔離行 + "
+                         "ファイルごと受け付けなかったレコード（何も失われない） / Records in the export file = "
+                         "raw rows + quarantined rows + records of a file refused as a whole."),
         )
         for lf in layout.files
     ] + [
         dg.AssetCheckSpec(
             name="file_accepted",
             asset=raw_key(system.id, lf.table),
-            description="The export file was read (not refused as a whole: missing, wrong encoding, wrong header).",
+            description=("出力ファイルを読み込めたこと（欠落・文字コード違い・見出し違いでファイルごと受け付けなかった"
+                         "のではない） / The export file was read, not refused as a whole."),
         )
         for lf in layout.files
     ]
@@ -123,7 +130,7 @@ def _system_asset(project: Project, system: System) -> dg.AssetsDefinition:
         specs=specs,
         check_specs=checks,
         can_subset=False,
-        description=f"Extract {system.name} ({businesses}) from its legacy export files.",
+        description=f"{system.name}（{businesses}）の出力ファイルを抽出する。",
         op_tags={"system": system.id},
     )
     def _extract(context: dg.AssetExecutionContext, warehouse: WarehouseResource):

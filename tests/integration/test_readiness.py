@@ -7,7 +7,8 @@ amount drift in the 国保 standard table. Rehearsals run with an injected "toda
 - before the gate date nothing is recorded, only projected;
 - on the gate date 国民年金 is GO (decided, 3 passing rehearsals, signed), 戸籍 CONDITIONAL
   (no sign-off), 国保 NO-GO (reconciliation catches the drift);
-- the NO-GO export step fails and writes nothing; the GO package verifies against its manifest;
+- the NO-GO export writes nothing (a successful run, its check ``gate_allows_export`` failed with the
+  reason); the GO package verifies against its manifest;
 - the decision log is append-only, survives reruns and detects an edited line.
 """
 
@@ -21,7 +22,7 @@ import duckdb
 import pytest
 import yaml
 
-from tests.conftest import ROOT, city_resources, run_city, succeeded_but_blocked
+from tests.conftest import ROOT, blocked_exports, city_resources, run_city, succeeded_but_blocked
 
 GO, COND, NOGO = "nenkin", "koseki", "kokuho"   # all three cut over on 2027-01-04: gate date 2026-12-05
 
@@ -181,9 +182,21 @@ def test_no_go_blocks_the_export_and_go_package_verifies(gated):
     from dagster_project.lib.export import verify_package
 
     last = gated["runs"][-1]
-    failed = {e.step_key: e for e in last.all_events if e.event_type_value == "STEP_FAILURE"}
-    assert set(failed) == {f"exports__package_{NOGO}"}
-    assert "出力しない" in failed[f"exports__package_{NOGO}"].event_specific_data.error.message
+    # the block is the gate doing its job: a successful run, the NO-GO package not materialized and its
+    # check failed (a warning) with the reason; the released packages' checks passed
+    assert last.success and not [e for e in last.all_events if e.event_type_value == "STEP_FAILURE"]
+    checks = {e.asset_key.path[-1]: e for e in last.get_asset_check_evaluations()
+              if e.check_name == "gate_allows_export"}
+    blocked = checks[f"package_{NOGO}"]
+    assert not blocked.passed and blocked.severity == dg.AssetCheckSeverity.WARN
+    assert blocked.description.startswith("国民健康保険システム: 移行可否判定 NO-GO（移行不可、D")
+    assert "のため移行データを出力しない" in blocked.description
+    assert blocked.metadata["decision"].value == "NO-GO" and blocked.metadata["reason"].value == blocked.description
+    assert blocked_exports(last)[NOGO] == blocked.description and not {GO, COND} & set(blocked_exports(last))
+    assert checks[f"package_{GO}"].passed and checks[f"package_{COND}"].passed
+    mats = {e.event_specific_data.materialization.asset_key.to_user_string() for e in last.all_events
+            if e.event_type_value == "ASSET_MATERIALIZATION"}
+    assert f"exports/package_{GO}" in mats and f"exports/package_{NOGO}" not in mats
     exports = gated["wh"] / "exports"
     assert not (exports / NOGO).exists() or not any((exports / NOGO).iterdir())
     latest = (exports / GO / "LATEST").read_text().strip()
@@ -265,3 +278,18 @@ def test_overview_shows_every_system_without_personal_data(gated, query):
     assert not [n for (n,) in names if n and n in page]
     assert not [n for (n,) in numbers if n and n in page]
 
+
+
+def test_a_trimmed_decision_log_stops_the_gate_saying_which_lines(gated):
+    """Deleting the decision log's last line is seen by the next rehearsal: the gate is not judged,
+    and its failure says which file and lines are missing (the project's words, shown, not withheld).
+    Last in this module: it leaves the log trimmed."""
+    path = gated["wh"] / "readiness" / "decision_log.jsonl"
+    lines = path.read_bytes().splitlines(keepends=True)
+    path.write_bytes(b"".join(lines[:-1]))
+    res = _rehearse(gated, [GO], "2026-12-08", with_exports=False)
+    failed = [e for e in res.all_events if e.event_type_value == "STEP_FAILURE"]
+    gate = [e for e in failed if e.step_key == f"readiness__gate_{GO}"]
+    assert gate, [e.step_key for e in failed]
+    said = gate[0].event_specific_data.user_failure_data.description
+    assert "判定ログ" in said and f"{len(lines)}行目" in said, said

@@ -40,12 +40,43 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtC
 from ...lib import diskspace
 from ...lib.dbt_failures import failures_of, record_failures, redact_invocation, redact_run_results
 from ...lib.dbt_project import LAYER_PREFIXES, dbt_executable, prepare
+from ...lib.config import cached_project
 from ...lib.extract_assets import WarehouseResource
+from ...lib.mapping import cached_mappings
 from ..readiness import ReadinessResource, judge_gate
 
 
 
+# the seeds, as the ICT office reads them in the asset graph
+SEED_DESCRIPTIONS = {
+    "std_items": "標準データ項目カタログ（seeds/std_items.csv）: 業務・標準テーブル・標準項目ID・項目名・型・桁数・必須・"
+                 "コード表・文字種・キー。標準テーブル・ギャップ・検査はすべてここから生成する。",
+    "std_codes": "標準コード表（seeds/std_codes.csv）: コード表ごとのコード値と名称。コード変換と値の検査に使う。",
+    "std_item_ranges": "標準項目の値の範囲と根拠（seeds/std_item_ranges.csv）: 範囲外の値をデータ差異として数える。",
+    "finding_rules": "指摘の規則（seeds/finding_rules.csv）: 規則ごとの区分・重大度・名称・説明。",
+    "gap_kinds": "ギャップの種類（seeds/gap_kinds.csv）: 仕様差異・データ差異の区分と名称。",
+    "eras": "元号表（seeds/eras.csv）: 和暦の日付を西暦に変換する。",
+    "charset_extra": "行政事務標準文字に加える文字（seeds/charset_extra.csv）: かな・英数字・記号など MJ 以外の文字。",
+}
+
+# per layer (model name prefix), what a system's model is, in one Japanese sentence
+_SYSTEM_LAYER_JA = {
+    "gaps_": {"items": "標準データ項目ごとの対応状況（対応済み・一部・移行元なし）と移行元の項目（系譜）",
+              "spec": "仕様差異: 標準データ要件と移行元の仕様の違い（項目・コード値・移行元だけの項目）",
+              "data": "データ差異: 変換できない値・桁あふれ・範囲外・未対応コード・必須の欠落を、項目と種類ごとに件数で"},
+    "conf_": {"chars": "行政事務標準文字にない文字の出現（文字・項目ごとの件数）",
+              "findings": "項目の規則とキー（一意性・参照先）の適合状況（規則ごとの件数）",
+              "mynumber_audit": "マイナンバー紐付け点検: 各レコードの4情報と個人番号の住民記録との照合"},
+    "fnd_": {"": "指摘台帳: 対象レコード（内部キー）と規則ごとに1行、件数の上限なし",
+             "chars": "標準の文字項目のうち行政事務標準文字でない文字を含むレコード（内部キー）"},
+}
+
+
 class KikanTranslator(DagsterDbtTranslator):
+    """Keys by layer, groups by system (the model's meta), owners by the system's 所管課 (mappings/
+    city.yaml ``owner_team``), descriptions in Japanese from the catalog: never the model's SQL,
+    which says nothing to the ICT office (and dagster-dbt shows it when a model has no description)."""
+
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
         rtype = dbt_resource_props["resource_type"]
         name = dbt_resource_props["name"]
@@ -56,9 +87,56 @@ class KikanTranslator(DagsterDbtTranslator):
         layer = next((v for k, v in LAYER_PREFIXES.items() if name.startswith(k)), "dbt")
         return dg.AssetKey([layer, name])
 
+    @staticmethod
+    def _meta(dbt_resource_props: Mapping[str, Any]) -> Mapping[str, Any]:
+        return dbt_resource_props.get("config", {}).get("meta", {}) or dbt_resource_props.get("meta", {}) or {}
+
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
-        meta = dbt_resource_props.get("config", {}).get("meta", {}) or dbt_resource_props.get("meta", {})
+        meta = self._meta(dbt_resource_props)
         return meta.get("group") or meta.get("system") or "reference"
+
+    def get_owners(self, dbt_resource_props: Mapping[str, Any]) -> list[str]:
+        system = self._meta(dbt_resource_props).get("system")
+        city = cached_project().city
+        return [city.system(system).dagster_owner if system else city.city.ict_office_owner]
+
+    def get_metadata(self, dbt_resource_props: Mapping[str, Any]) -> Mapping[str, Any]:
+        system = self._meta(dbt_resource_props).get("system")
+        city = cached_project().city
+        return {**super().get_metadata(dbt_resource_props),
+                "owner_department": city.system(system).owner if system else city.city.ict_office}
+
+    def get_description(self, dbt_resource_props: Mapping[str, Any]) -> str:
+        name = dbt_resource_props["name"]
+        if dbt_resource_props["resource_type"] == "seed":
+            return SEED_DESCRIPTIONS.get(name) or f"参照データ（seeds/{name}.csv）"
+        system_id = self._meta(dbt_resource_props).get("system")
+        if not system_id:
+            return dbt_resource_props.get("description") or f"全システム共通のモデル {name}"
+        s = cached_project().city.system(system_id)
+        suffix = name.split("__", 1)[1] if "__" in name else ""
+        tables = cached_mappings().for_system(system_id)
+        owner = f"所管課: {s.owner}。"
+        if name.startswith("std_"):
+            t = next(t for t in tables if f"std_{t.std.business_id}__{t.std.table_id}" == name)
+            business = cached_project().city.business(t.std.business_id).name
+            return (f"{business}「{t.std.table_name}」の標準テーブル（標準データ項目 {len(t.std.items)}）: "
+                    f"移行元 {s.name}「{t.source.label}」（{t.source.file}）を標準データ要件の項目・型・コードに写したもの。"
+                    + owner)
+        if name.startswith("int_"):
+            t = next(t for t in tables if t.std.table_id == suffix)
+            return (f"{s.name}「{t.source.label}」を標準テーブル「{t.std.table_name}」に写す中間モデル: "
+                    "項目ごとの写像式・コード変換の値と、変換できなかった値のフラグ。" + owner)
+        if name.startswith("stg_"):
+            label = next((lf.label for lf in cached_project().layouts[system_id].files if lf.table == suffix), suffix)
+            return f"{s.name}「{label}」の staging モデル: 型変換・和暦変換・カナ全角化・外字同定の適用。" + owner
+        if name.startswith("recon_"):
+            return (f"{s.name}の突合: 件数・人数・金額・区分ごとに移行元と標準テーブルを照合した結果"
+                    "（移行可否判定の基準）。" + owner)
+        for prefix, sentences in _SYSTEM_LAYER_JA.items():
+            if name.startswith(prefix) and suffix in sentences:
+                return f"{s.name}の{sentences[suffix]}。" + owner
+        return f"{s.name}のモデル {name}。" + owner
 
 
 dbt_project = prepare()

@@ -11,9 +11,11 @@ project = cached_project()
 # declared as external assets so the reconciliation models that read them have a home.
 BOOKKEEPING = [
     dg.AssetSpec(dg.AssetKey(["meta", "extract_files"]), group_name="bookkeeping", kinds={"duckdb"},
-                 description="Per legacy file: SHA-256, bytes, records, raw rows, quarantined rows, line endings."),
+                 owners=[project.city.city.ict_office_owner],
+                 description="出力ファイルごとの記録: SHA-256・バイト数・レコード数・抽出行・隔離行・改行コード。"),
     dg.AssetSpec(dg.AssetKey(["meta", "gaiji_usage"]), group_name="bookkeeping", kinds={"duckdb"},
-                 description="Every vendor 外字 code seen at extraction, per field, with counts and sample record numbers."),
+                 owners=[project.city.city.ict_office_owner],
+                 description="抽出で見つかったベンダー外字コードの一覧: 項目ごとの件数とサンプルのレコード番号。"),
 ]
 
 defs = dg.Definitions(

@@ -6,9 +6,12 @@ Per current system (group = the system):
   this rehearsal; from cutover − N days (``city.gate_days_before_cutover``) until cutover it
   records a decision (GO / CONDITIONAL / NO-GO) in the append-only decision log, and a new
   one only when the outcome changes. Its asset check ``readiness_decision`` shows the state.
-- ``exports/package_<system>``: the vendor export package. It refuses to write, and its step
-  fails, when the system's decision (or, before the gate date, its projected outcome) is not
-  in ``gate.export_on``: a NO-GO system is never exported.
+- ``exports/package_<system>``: the vendor export package. When the system's decision (or,
+  before the gate date, its projected outcome) is not in ``gate.export_on`` it writes nothing
+  and records no materialization; its asset check ``gate_allows_export`` fails (WARN) with the
+  reason, and the step and the run succeed: a gate that blocks is the gate doing its job, shown
+  in the UI as a blocked export, not as a red run. A NO-GO system is never exported. Only a
+  refusal that is not the decision's (no evaluation, a log out of step with it) fails the step.
 
 For the ICT office: ``reports/readiness_overview`` (job ``readiness_overview``), run after
 every rehearsal by a run-status sensor whether the rehearsal succeeded or failed, so one
@@ -47,7 +50,9 @@ mappings = cached_mappings()
 CONFIG = load_readiness(project.root)   # a wrong readiness.yaml fails when the definitions load
 
 
-# metadata key of the Failure an export step raises when the gate does not allow it
+# the export asset's check: failed (WARN) when the gate blocks the package; `kikan run` counts blocks by it
+GATE_EXPORT_CHECK = "gate_allows_export"
+# metadata key on that check's result, true when the gate blocked the package
 BLOCKED_BY_GATE = "blocked_by_gate"
 # the run tag that names, on an overview run, the rehearsal run it follows (kikan run, the sensors)
 REHEARSAL_RUN_TAG = "kikan/rehearsal_run_id"
@@ -196,8 +201,8 @@ def _gate_asset(system_id: str) -> dg.AssetsDefinition:
     gd = gate_date(s.cutover, project.city.city.gate_days_before_cutover)
 
     @dg.asset(
-        key=key, group_name=system_id, deps=deps, kinds={"python"},
-        tags={"system": system_id, "layer": "readiness"},
+        key=key, group_name=system_id, deps=deps, kinds={"python"}, owners=[s.dagster_owner],
+        tags={"system": system_id, "layer": "readiness"}, metadata={"owner_department": s.owner},
         check_specs=[dg.AssetCheckSpec("readiness_decision", asset=key,
                                        description="移行可否判定が GO（移行可）であること。判定前は見込みを示す。")],
         description=(f"{s.name}の移行可否判定（移行日 {s.cutover.isoformat()}、判定日 {gd.isoformat()}）: "
@@ -205,7 +210,12 @@ def _gate_asset(system_id: str) -> dg.AssetsDefinition:
                      "ギャップの対応方針・外字・リハーサル回数・所管課の承認）を評価し、判定日以降は判定ログに記録する。"),
     )
     def _gate(context: dg.AssetExecutionContext, warehouse: WarehouseResource, readiness: ReadinessResource):
-        j = judge_gate(system_id, context.run_id, warehouse, readiness)
+        try:
+            j = judge_gate(system_id, context.run_id, warehouse, readiness)
+        except gatelog.LogCorrupted as exc:
+            # the project's own words (file, line numbers, hashes; never a value): said on the
+            # terminal and in the UI, not withheld like an unknown error's text
+            raise dg.Failure(description=f"判定ログ・記録の異常のため判定しない（出力もしない）: {exc}") from None
         ev, today, phase, rehearsal_id, status = j.ev, j.today, j.phase, j.rehearsal_id, j.status
         decision, recorded, allowed, audited = j.decision, j.recorded, j.allowed, j.audited
         failing = [c.label for c in ev.failing]
@@ -234,38 +244,54 @@ def _gate_asset(system_id: str) -> dg.AssetsDefinition:
 def _export_asset(system_id: str) -> dg.AssetsDefinition:
     s = project.city.system(system_id)
     tables = mappings.for_system(system_id)
+    key = dg.AssetKey(["exports", f"package_{system_id}"])
+    export_on = "・".join(CONFIG.gate.export_on)
 
     @dg.asset(
-        key=dg.AssetKey(["exports", f"package_{system_id}"]), group_name=system_id,
+        key=key, group_name=system_id, output_required=False, owners=[s.dagster_owner],
         deps=[dg.AssetKey(["readiness", f"gate_{system_id}"])] + [dg.AssetKey(["standard", std_name(t)]) for t in tables],
         kinds={"csv", "parquet"}, tags={"system": system_id, "layer": "exports"},
+        metadata={"owner_department": s.owner},
+        check_specs=[dg.AssetCheckSpec(GATE_EXPORT_CHECK, asset=key, description=(
+            f"移行可否判定が {export_on} で、移行データの出力を認めていること。認めないとき（NO-GO）は出力せず、"
+            "この検査が理由とともに不合格（警告）になる。実行は失敗にしない。"))],
         description=(f"{s.name}の移行データ一式（移行事業者向け、Frictionless Data Package）: datapackage.json（型・主キー・"
                      "外部キー・コード値の表スキーマ）、標準テーブルごとの UTF-8 CSV（見出しは標準項目ID）と Parquet、"
                      "標準コード表、変換フラグ（conversion_flags）、manifest.json（件数・SHA-256・カタログ版・判定ID）。"
-                     f"移行可否判定が {'・'.join(CONFIG.gate.export_on)} のときだけ書き出し、NO-GO では停止する。"),
+                     f"移行可否判定が {export_on} のときだけ書き出す。NO-GO では書き出さず、"
+                     f"検査 {GATE_EXPORT_CHECK} が理由を示す。"),
     )
     def _export(context: dg.AssetExecutionContext, warehouse: WarehouseResource, readiness: ReadinessResource):
         prune(readiness.exports_path, system_id, readiness.keep_packages)   # what a killed run left
         gr = gate_release(readiness.state_path, system_id, s.name, CONFIG.gate.export_on)   # also kikan export's rule
+        decision = {"system": system_id, "decision": gr.status or "", "decision_id": gr.decision_id or "（判定前）"}
         if gr.blocked_by_gate:
-            raise dg.Failure(
+            # the gate doing its job: no package, no materialization, a failed check with the reason
+            context.log.warning(gr.message_ja)
+            yield dg.AssetCheckResult(
+                check_name=GATE_EXPORT_CHECK, passed=False, severity=dg.AssetCheckSeverity.WARN,
                 description=gr.message_ja,
-                metadata={"system": system_id, BLOCKED_BY_GATE: True, "status": gr.status,
-                          "decision_id": gr.decision_id or "",
+                metadata={"reason": gr.message_ja, **decision, BLOCKED_BY_GATE: True,
                           "failing_criteria": dg.MetadataValue.json(gr.failing)},
             )
+            return
         if not gr.allowed:
+            # not the decision's refusal (no evaluation, the log out of step with it): something is wrong
             raise dg.Failure(description=gr.message_ja, metadata={"system": system_id})
-        status, release = gr.status, gr.release
         package_id = f"P{dt.datetime.now():%Y%m%d%H%M%S}-{context.run_id[:8]}"
-        manifest = write_package(warehouse.db_path, system_id, tables, readiness.exports_path, package_id, release)
+        manifest = write_package(warehouse.db_path, system_id, tables, readiness.exports_path, package_id, gr.release)
         prune(readiness.exports_path, system_id, readiness.keep_packages)
-        return dg.MaterializeResult(metadata={
+        yield dg.MaterializeResult(metadata={
             "package": dg.MetadataValue.path(str(readiness.exports_path / system_id / package_id)),
             "tables": len(manifest["tables"]), "rows": sum(t["rows"] for t in manifest["tables"]),
-            "status": status, "decision_id": gr.decision_id or "（判定前）",
+            "status": gr.status, "decision_id": decision["decision_id"],
             "catalog_version": manifest["catalog_version"],
         })
+        yield dg.AssetCheckResult(
+            check_name=GATE_EXPORT_CHECK, passed=True,
+            description=f"{s.name}: 移行可否判定 {gr.status}（{decision['decision_id']}）のため出力した",
+            metadata={"reason": "出力を認める判定", **decision, BLOCKED_BY_GATE: False},
+        )
 
     return _export
 
@@ -274,7 +300,7 @@ OVERVIEW_KEY = dg.AssetKey(["reports", "readiness_overview"])
 
 
 @dg.asset(
-    key=OVERVIEW_KEY, group_name="ict_office", kinds={"html"},
+    key=OVERVIEW_KEY, group_name="ict_office", kinds={"html"}, owners=[project.city.city.ict_office_owner],
     deps=[dg.AssetKey(["readiness", f"gate_{s.id}"]) for s in project.city.systems]
     + [dg.AssetKey(["reports", f"owner_workbook_{s.id}"]) for s in project.city.systems],   # it links to them
     description="ICTイノベーション推進室向け 移行可否判定 状況一覧（HTML）: 全システムの状況（色）、移行日までの日数、"
@@ -283,14 +309,29 @@ OVERVIEW_KEY = dg.AssetKey(["reports", "readiness_overview"])
 )
 def readiness_overview(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
                        readiness: ReadinessResource) -> dg.MaterializeResult:
+    from ...lib import dbt_docs
+    from ...lib.dbt_project import DBT_DIR, dbt_executable, prepare
+
     out = warehouse.reports_path / "readiness_overview.html"
     state = readiness.state_path
+    # dbt docs as one static page linked from the overview, made again only when the models changed
+    # (lib/dbt_docs); a failure leaves the previous page and is a warning, not a failed overview
+    docs_dir = warehouse.reports_path.parent / "dbt_docs"
+    try:
+        docs = dbt_docs.generate(warehouse.db_path, docs_dir, prepare().manifest_path, DBT_DIR, dbt_executable())
+    except Exception as e:  # noqa: BLE001 - dbt's message names nodes, never a value
+        context.log.warning(f"dbt docs を作成できなかった（前回のページを残す）: {e}")
+        docs = {"made": False, "seconds": 0.0, "failed": True}
+    page = docs_dir / dbt_docs.PAGE
+    href = os.path.relpath(page, out.parent) if page.exists() else None
     with gatelog.lock(state):
         completed, why_not = complete_rehearsals(context.instance, context.run, state)
-        r = render(project, state, CONFIG.gate, readiness.as_of(), out)
+        r = render(project, state, CONFIG.gate, readiness.as_of(), out, dbt_docs_href=href)
     return dg.MaterializeResult(metadata={
         "path_html": dg.MetadataValue.path(r.pop("html")), "path_json": dg.MetadataValue.path(r.pop("json")),
         "completed_rehearsals": dg.MetadataValue.json(completed),
+        "dbt_docs": dg.MetadataValue.json(docs),
+        **({"path_dbt_docs": dg.MetadataValue.path(str(page))} if page.exists() else {}),
         **({"not_completed": why_not} if why_not else {}), **r})
 
 

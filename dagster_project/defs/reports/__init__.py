@@ -26,6 +26,8 @@ def _report_asset(system: str, name: str, deps: list[dg.AssetKey], description: 
         kinds={"excel", "html"},
         description=description,
         tags={"system": system, "layer": "reports"},
+        owners=[project.city.system(system).dagster_owner],
+        metadata={"owner_department": project.city.system(system).owner},
     )
     def _report(warehouse: WarehouseResource) -> dg.MaterializeResult:
         counts = build(project, warehouse.db_path, system, warehouse.reports_path / system)
@@ -64,6 +66,8 @@ def _owner_workbook_asset(system: str) -> dg.AssetsDefinition:
                      "仕様差異・データ差異・キー違反・個人番号紐付け確認・外字同定・突合結果・対象レコード一覧。"
                      "所管課が記入して kikan decisions import で取り込むと次回の実行で反映される。"),
         tags={"system": system, "layer": "reports"},
+        owners=[s.dagster_owner],
+        metadata={"owner_department": s.owner},
     )
     def _workbook(warehouse: WarehouseResource, readiness: ReadinessResource) -> dg.MaterializeResult:
         history = gatelog.read_history(readiness.state_path, system)
