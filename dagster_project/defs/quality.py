@@ -6,11 +6,13 @@ counts per failed rule, never a value. They warn rather than block: key and char
 violations are what the readiness gate weighs, not a reason to stop building other tables.
 GX runs in one child process for all systems (see gx_suites.validate_in_subprocess): a child
 per system was tried and cost 113 s against 27 s (five seconds of start-up each). The gates do
-not wait for GX; they weigh the same rules from the conformance models. Data
-Docs for the ICT office are built beside the reports, one site for all systems:
-``var/gx_docs/index.html``. GX writes a site page by page; it writes into a hidden build folder
-and the finished site replaces the old one whole (``atomic.replace_dir``), so a run killed or
-failing half-way leaves the previous site as it was, never a site listing some of the tables.
+not wait for GX; they weigh the same rules from the conformance models. The conformance pages
+for the ICT office are built beside the reports, one site for all systems:
+``var/gx_docs/index.html``. They are the project's own pages from the GX results
+(``lib/gx_docs``), not GX's Data Docs, whose site loads its scripts and styles from CDNs and is
+empty on the closed 庁内 network. The site is written into a hidden build folder and replaces the
+old one whole (``atomic.replace_dir``), so a run killed or failing half-way leaves the previous
+site as it was, never a site listing some of the tables.
 """
 
 import dagster as dg
@@ -19,6 +21,7 @@ from ..lib import atomic
 from ..lib.config import cached_project
 from ..lib.sqlnames import std_name
 from ..lib.extract_assets import WarehouseResource
+from ..lib.gx_docs import write_site
 from ..lib.gx_suites import validate_in_subprocess
 from ..lib.mapping import cached_mappings
 
@@ -36,7 +39,8 @@ TABLES = mappings.tables
 def gx_conformance(warehouse: WarehouseResource):
     docs = warehouse.reports_path.parent / "gx_docs"
     with atomic.replace_dir(docs) as build:
-        results = validate_in_subprocess(warehouse.db_path, [s.id for s in project.city.systems], build)
+        results = validate_in_subprocess(warehouse.db_path, [s.id for s in project.city.systems])
+        write_site(build, results, project.city.city.name)
     for t in TABLES:
         name = std_name(t)
         yield check_result(name, results[name], docs)

@@ -258,7 +258,7 @@ def summarize(vr, ids: dict[str, str] | None = None) -> dict:
             "raised": raised, "success": bool(vr.success) and not raised}
 
 
-def validate_in_subprocess(db: Path, systems: list[str], docs_root: Path) -> dict[str, dict]:
+def validate_in_subprocess(db: Path, systems: list[str], docs_root: Path | None = None) -> dict[str, dict]:
     """Run :func:`validate` in a child process. GX keeps a DuckDB connection open after a
     validation (closing and disposing its engine does not release it), and DuckDB then refuses
     any other connection to the same file from the same process; a child process confines it."""
@@ -266,7 +266,7 @@ def validate_in_subprocess(db: Path, systems: list[str], docs_root: Path) -> dic
     import sys
 
     env = dict(os.environ, GX_ANALYTICS_ENABLED="false")
-    res = subprocess.run([sys.executable, "-m", "dagster_project.lib.gx_suites", str(db), str(docs_root), *systems],
+    res = subprocess.run([sys.executable, "-m", "dagster_project.lib.gx_suites", str(db), str(docs_root or "-"), *systems],
                          capture_output=True, text=True, env=env)
     if res.returncode != 0:
         tail = "\n".join(res.stderr.strip().splitlines()[-5:])
@@ -278,7 +278,7 @@ def _main(argv: list[str]) -> int:
     from .config import cached_project
     from .mapping import cached_mappings
 
-    db, docs_root, systems = Path(argv[0]), Path(argv[1]), argv[2:]
+    db, docs_root, systems = Path(argv[0]), (None if argv[1] == "-" else Path(argv[1])), argv[2:]
     mappings = cached_mappings()
     project = cached_project()
     # one context, one checkpoint, one Data Docs site for all systems: a context per system cost

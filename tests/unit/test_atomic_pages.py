@@ -82,35 +82,49 @@ def test_a_page_set_is_replaced_together_or_not_at_all(tmp_path):
 
 
 def test_data_docs_are_swapped_in_whole_by_the_gx_check(tmp_path, monkeypatch):
-    """The GX check builds its site in the hidden folder it is given; a failure half-way (GX's child
-    dying after 5 of 30 tables) leaves the previous site, whole, where the ICT office opens it."""
+    """The GX check builds its pages (lib/gx_docs) in the hidden folder it is given; a failure
+    half-way (GX's child dying, or the pages failing after 5 of 30 tables) leaves the previous
+    site, whole, where the ICT office opens it."""
     import dagster as dg
 
     from dagster_project.defs import quality
-    from dagster_project.lib.extract_assets import WarehouseResource
+    from dagster_project.lib import gx_docs
     from dagster_project.lib.sqlnames import std_name
+    from dagster_project.lib.extract_assets import WarehouseResource
 
     names = [std_name(t) for t in quality.TABLES]
     wh = WarehouseResource(path=str(tmp_path / "warehouse.duckdb"), reports_dir=str(tmp_path / "reports"))
     docs = tmp_path / "gx_docs"
     seen = []
 
-    def whole(db, systems, docs_root):
-        seen.append(docs_root)
-        _site(docs_root, len(names), "run 1")
-        return {n: {"success": True, "failed": [], "evaluated": 1, "raised": [], "expectations": [{}]} for n in names}
+    def whole(db, systems, docs_root=None):
+        assert docs_root is None                 # GX's own Data Docs are not built any more
+        return {n: {"success": True, "failed": [], "evaluated": 1, "raised": [], "expectations": []} for n in names}
 
-    def dies(db, systems, docs_root):
-        _site(docs_root, 5, "run 2")
+    def dies(db, systems, docs_root=None):
         raise RuntimeError("Great Expectations validation failed (exit -9)")
 
+    def pages(folder, results, city=""):
+        seen.append(folder)
+        return gx_docs.write_site(folder, results, city)
+
+    def half(folder, results, city=""):
+        gx_docs.write_site(folder, dict(list(results.items())[:5]), city)
+        raise RuntimeError("killed after 5 tables")
+
     monkeypatch.setattr(quality, "validate_in_subprocess", whole)
+    monkeypatch.setattr(quality, "write_site", pages)
     results = list(quality.gx_conformance(dg.build_op_context(resources={"warehouse": wh})))
     assert len(results) == len(names) and all(r.passed for r in results)
     assert seen[0].parent == tmp_path and seen[0].name.startswith(".gx_docs.build-") and not seen[0].exists()
     before = _tree(docs)
-    assert len(before) == len(names) + 1
+    assert sorted(before) == sorted(["index.html", *(f"tables/{n}.html" for n in names)])
     monkeypatch.setattr(quality, "validate_in_subprocess", dies)
     with pytest.raises(RuntimeError, match="exit -9"):
+        list(quality.gx_conformance(dg.build_op_context(resources={"warehouse": wh})))
+    assert _tree(docs) == before and _hidden(tmp_path) == []
+    monkeypatch.setattr(quality, "validate_in_subprocess", whole)
+    monkeypatch.setattr(quality, "write_site", half)
+    with pytest.raises(RuntimeError, match="after 5 tables"):
         list(quality.gx_conformance(dg.build_op_context(resources={"warehouse": wh})))
     assert _tree(docs) == before and _hidden(tmp_path) == []

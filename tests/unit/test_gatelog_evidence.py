@@ -193,7 +193,7 @@ def test_rows_written_before_completion_existed_still_count(tmp_path):
 def test_the_overview_lists_an_aborted_rehearsal_apart_and_leaves_it_out_of_the_trend(tmp_path, project):
     import datetime as dt
 
-    from dagster_project.lib.overview import render
+    from dagster_project.lib.overview import render, system_states, trend_data
     from dagster_project.lib.readiness import load_readiness
 
     _row(tmp_path, "R1", True, failing=0)
@@ -203,16 +203,18 @@ def test_the_overview_lists_an_aborted_rehearsal_apart_and_leaves_it_out_of_the_
     for r in ("R1", "R3"):
         gatelog.complete_rehearsal(tmp_path, f"run-{r}")
     out = tmp_path / "reports" / "readiness_overview.html"
-    counts = render(project, tmp_path, load_readiness(project.root).gate, dt.date(2026, 11, 30), out)
+    gate = load_readiness(project.root).gate
+    counts = render(project, tmp_path, gate, dt.date(2026, 11, 30), out)
     page = out.read_text(encoding="utf-8")
     row = page.split('data-system="nenkin"')[1].split("</tr>")[0]
     assert "リハーサル 2 回" in row and "中断 1 回（数えない）" in row
-    assert 'aria-label="不合格基準数の推移 0→1"' in row          # R2's 7 is not in the trend
+    states = {st["system"].id: st for st in system_states(project, tmp_path, gate, dt.date(2026, 11, 30))}
+    assert [h["figures"]["failing_criteria"] for h in states["nenkin"]["history"]] == [0, 1]   # R2's 7 is not in it
     aborted = page.split('<table id="aborted">')[1].split("</table>")[0]
     assert aborted.count("<tr data-rehearsal=") == 1 and 'data-rehearsal="R2"' in aborted
     assert "国民年金" in aborted and "中断" in aborted
-    trend = page.split('<svg class="trend"')[1].split("</svg>")[0]
-    assert "R1:" in trend and "R3:" in trend and "R2:" not in trend
+    assert {d["rehearsal"] for d in trend_data(list(states.values()))} == {"R1", "R3"}
+    assert page.count("<svg") == 2     # nenkin's chart and the trend; zeimu (no completed rehearsal) has none
     assert json.loads(out.with_suffix(".json").read_text(encoding="utf-8"))["aborted_rehearsals"] == ["R2"]
     assert counts["aborted_rehearsals"] == 1
     # zeimu has only the aborted rehearsal: not evaluated, not shown as NO-GO
