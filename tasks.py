@@ -206,7 +206,8 @@ def ensure_fonts() -> None:
 
 def _env() -> dict[str, str]:
     env = dict(os.environ)
-    env.setdefault("DAGSTER_HOME", str(ROOT / "var" / "dagster_home"))
+    # the instance `kikan run` records into (cli.dagster_home): the UI shows every rehearsal
+    env.setdefault("DAGSTER_HOME", str(Path(env.get("KIKAN_VAR_DIR") or ROOT / "var") / "dagster_home"))
     env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
     home = Path(env["DAGSTER_HOME"])
     home.mkdir(parents=True, exist_ok=True)

@@ -1,70 +1,277 @@
-"""``kikan``: the command line of the project.
+"""``kikan``: the command line of the project (typer; ``kikan --help``, ``kikan COMMAND --help``).
 
     kikan demo [--residents N] [--seed S]   simulate the default city (if needed) and run the
                                             main job on DuckDB, then say where everything is
     kikan run [--system ID ...]             run the main job (or one system's assets) on the
                                             exports already in place
+    kikan export SYSTEM [--preview]         write a system's vendor package
     kikan simulate ...                      the legacy-city simulator (see --help)
     kikan decisions import FILE.xlsx        read an owner's filled workbook back into mappings/
     kikan decisions import-inbox [DIR]      the same for every workbook dropped in DIR (var/inbox)
+    kikan generate | gx-generate | import-catalog | export-catalog | bench | spark
 
 What it prints is counts and paths: never a value from the data. A step's error is printed as
 the step's own message when the project raised it (a Failure), else as its class only (the full
 text, which may quote a value, stays out of the terminal).
 
-``kikan run`` exits 0 when nothing failed (a gate blocking an export is not a failure), 1 when a
-step, a dbt model (FAILED <system>) or an ERROR check failed, and 2 when the disk is full: that is
-said first, with the path and the space a rehearsal needs.
+Options are checked before any work starts: ``--today`` is read in the forms people type
+(2026-12-07, 2026/12/07, 20261207, 2026年12月7日, 令和8年12月7日, R8.12.7; the eras from
+seeds/eras.csv), a system id must be one of mappings/city.yaml, a file named must exist. A
+mistake of the user is one message naming what to fix, no traceback, exit 2.
+
+``kikan run`` records into the persistent Dagster instance (DAGSTER_HOME, else var/dagster_home,
+the one ``tasks.py dev`` opens), so every rehearsal is in the UI. It exits 0 when nothing failed
+(a gate blocking an export is not a failure: a failed ``gate_allows_export`` check, or a step
+failure of the older export), 1 when a step, a dbt model (FAILED <system>) or an ERROR check
+failed, and 2 when the disk is full: that is said first, with the path and the space a rehearsal
+needs. On a terminal it shows its progress per stage and per system (not with --quiet, nor when
+stdout is not a terminal).
 """
 
-from __future__ import annotations
-
-import argparse
+import datetime as dt
 import json
 import os
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Annotated, NoReturn, Optional
+
+import typer
 
 from .lib import diskspace
 from .lib.warehouse import connect, default_legacy_dir, default_var_dir, default_warehouse_path
 
+TODAY_FORMS = "2026-12-07, 2026/12/07, 20261207, 2026年12月7日, 令和8年12月7日, R8.12.7"
 
-def _instance():
+
+# ---------------------------------------------------------------- the user's mistakes
+
+
+def _mistake(message: str) -> NoReturn:
+    """A mistake of the user: one message naming what to fix, exit 2, no traceback."""
+    print(message, file=sys.stderr)
+    raise typer.Exit(2)
+
+
+def parse_today(value: Optional[str]) -> Optional[str]:
+    """``--today`` in the forms people type, as an ISO date (what KIKAN_TODAY holds); else exit 2
+    naming the option and the forms (the readers of lib.decisions, the eras of seeds/eras.csv)."""
+    if value is None or not value.strip():
+        return None
+    from .lib.decisions import DateError, parse_date
+
+    try:
+        return parse_date(value.strip()).isoformat()
+    except DateError as exc:
+        _mistake(f"--today: {exc}。使える書き方: {TODAY_FORMS}\n"
+                 f"--today: {value.strip()!r} is not a date; accepted forms: {TODAY_FORMS}")
+
+
+def system_ids() -> list[str]:
+    """The current systems of mappings/city.yaml (a broken config is the user's to fix: exit 2)."""
+    from .lib.config import ConfigError, cached_project
+
+    try:
+        return [s.id for s in cached_project().city.systems]
+    except ConfigError as exc:
+        _mistake(f"設定を読めません / the configuration cannot be read: {exc}")
+
+
+def unknown_system(value: str, ids: list[str]) -> NoReturn:
+    _mistake(f"システム ID「{value}」はありません。使えるシステム ID: {', '.join(ids)}\n"
+             f"unknown system id {value!r}; known ids: {', '.join(ids)}")
+
+
+def check_systems(values: Optional[list[str]]) -> Optional[list[str]]:
+    """``--system`` values (repeatable, or comma-separated), each a known id; else exit 2 listing them."""
+    if not values:
+        return None
+    wanted = [v.strip() for value in values for v in value.split(",") if v.strip()]
+    ids = system_ids()
+    for v in wanted:
+        if v not in ids:
+            unknown_system(v, ids)
+    return list(dict.fromkeys(wanted))
+
+
+def check_system(value: Optional[str]) -> Optional[str]:
+    if value is None:
+        return None
+    ids = system_ids()
+    if value not in ids:
+        unknown_system(value, ids)
+    return value
+
+
+def existing_file(value: Optional[Path]) -> Optional[Path]:
+    """A file to read: it must be there (the path named, exit 2)."""
+    if value is None:
+        return None
+    if not value.is_file():
+        what = "フォルダです（ファイルを指定してください）" if value.is_dir() else "ファイルがありません"
+        _mistake(f"{what}: {value} / no such file: {value}")
+    return value
+
+
+# ---------------------------------------------------------------- running the job
+
+
+def dagster_home() -> Path:
+    """DAGSTER_HOME, else var/dagster_home: the instance ``tasks.py dev`` opens (tasks._env)."""
+    return Path(os.environ["DAGSTER_HOME"]) if os.environ.get("DAGSTER_HOME") else default_var_dir() / "dagster_home"
+
+
+def _dagster_home() -> Path | None:
+    return dagster_home()
+
+
+def _instance(ephemeral: bool = False):
+    """The persistent instance under dagster_home() (every rehearsal shows in the UI), or an
+    in-memory one when asked."""
     import dagster as dg
 
-    if os.environ.get("DAGSTER_HOME"):
-        home = Path(os.environ["DAGSTER_HOME"])
-        home.mkdir(parents=True, exist_ok=True)
-        if not (home / "dagster.yaml").exists():  # no usage telemetry from a 特定個人情報 pipeline
-            (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-        return dg.DagsterInstance.get()
-    return dg.DagsterInstance.ephemeral()
+    if ephemeral:
+        return dg.DagsterInstance.ephemeral()
+    home = dagster_home()
+    home.mkdir(parents=True, exist_ok=True)
+    if not (home / "dagster.yaml").exists():  # no usage telemetry from a 特定個人情報 pipeline
+        (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    return dg.DagsterInstance.from_config(str(home))
 
 
-def run_job(systems: list[str] | None = None, instance=None, quiet: bool = False) -> bool:
-    """The main job, then the overview job, in process; True when nothing failed but gate blocks."""
+def system_selection(graph, systems: list[str]):
+    """What ``kikan run --system X`` runs: the assets of X's groups (extract, its dbt models, gaps,
+    reports, gate, export), the checks on them, and no check that can only run together with
+    checks outside them (GX's one multi-check over every standard table: Dagster cannot split it,
+    which made the old group-only selection a DagsterInvalidSubsetError). Returns (asset keys,
+    check keys, checks left out)."""
+    keys = {k for k in graph.get_all_asset_keys() if graph.get(k).group_name in systems}
+    checks = {ck for ck in graph.asset_check_keys if ck.asset_key in keys}
+    entities = keys | checks
+    left_out = {ck for ck in checks if not set(graph.get_execution_set_asset_and_check_keys(ck)) <= entities}
+    return keys, checks - left_out, left_out
+
+
+def job_for(defs, systems: list[str] | None):
+    """The migration job, or its subset for these systems (resolved before anything runs)."""
+    job = defs.resolve_job_def("migration")
+    if not systems:
+        return job, set()
+    keys, checks, left_out = system_selection(defs.resolve_asset_graph(), systems)
+    return job.get_subset(asset_selection=keys, asset_check_selection=checks), left_out
+
+
+STAGES = (("extract", "抽出 / extract"), ("dbt", "変換 dbt / models"), ("checks", "検査 / checks"),
+          ("reports", "帳票 / reports"), ("gates", "判定 / gates"), ("exports", "出力 / exports"),
+          ("other", "その他 / other"))
+
+
+def stage_of(step_key: str) -> str:
+    if step_key.startswith("extract_"):
+        return "extract"
+    if step_key == "mapping_stage" or "dbt" in step_key:
+        return "dbt"
+    if step_key.startswith("readiness__gate_") or step_key.startswith("readiness__"):
+        return "gates"
+    if step_key.startswith("exports__"):
+        return "exports"
+    if step_key.startswith("reports__"):
+        return "reports"
+    if "conformance" in step_key or "check" in step_key:
+        return "checks"
+    return "other"
+
+
+class RunProgress:
+    """A rich progress display fed by the instance's event listener (``add_event_listener``,
+    called for every event the run stores): one bar per stage (its steps), one per system (its
+    assets materialized). Only counts and keys, never a value."""
+
+    def __init__(self, job, graph, console):
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                 TimeElapsedColumn(), console=console, transient=False, redirect_stdout=False,
+                                 redirect_stderr=False, refresh_per_second=4)
+        steps = [n.name for n in job.graph.nodes]
+        self.stage_task = {}
+        for stage, label in STAGES:
+            n = sum(1 for s in steps if stage_of(s) == stage)
+            if n:
+                self.stage_task[stage] = self.progress.add_task(label, total=n)
+        selected = set(job.asset_layer.selected_asset_keys)
+        self.group = {k: graph.get(k).group_name for k in selected if graph.has(k)}
+        ids = system_ids()
+        self.system_task = {}
+        for sid in ids:
+            n = sum(1 for g in self.group.values() if g == sid)
+            if n:
+                self.system_task[sid] = self.progress.add_task(f"  {sid}", total=n)
+
+    def __call__(self, record) -> None:
+        ev = record.dagster_event
+        if ev is None:
+            return
+        kind = ev.event_type_value
+        if kind in ("STEP_SUCCESS", "STEP_FAILURE", "STEP_SKIPPED") and ev.step_key:
+            task = self.stage_task.get(stage_of(ev.step_key))
+            if task is not None:
+                self.progress.advance(task)
+        elif kind == "ASSET_MATERIALIZATION":
+            sid = self.group.get(ev.asset_key)
+            if sid in self.system_task:
+                self.progress.advance(self.system_task[sid])
+
+    def __enter__(self):
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.progress.stop()
+        return False
+
+
+def _console(stream=None):
+    from rich.console import Console
+
+    stream = stream or sys.stdout
+    tty = stream.isatty() if hasattr(stream, "isatty") else False
+    return Console(file=stream, width=None if tty else 200, soft_wrap=not tty, highlight=False,
+                   no_color=not tty)
+
+
+def run_job(systems: list[str] | None = None, instance=None, quiet: bool = False, progress: bool | None = None) -> bool:
+    """The main job (or the systems' subset of it), then the overview job, in process; True when
+    nothing failed but gate blocks."""
     from .definitions import defs
 
     import contextlib
-    import datetime as dt
+    import uuid
 
-    job = defs.resolve_job_def("migration")
-    selection = None
-    if systems:
-        graph = defs.resolve_asset_graph()
-        selection = [k for k in graph.get_all_asset_keys() if graph.get(k).group_name in systems]
+    job, left_out = job_for(defs, systems)
+    if left_out and not quiet:
+        names = ", ".join(sorted({ck.name for ck in left_out}))
+        print(f"システムを絞った実行では全システムにまたがる検査（{names}）は実行しない / "
+              f"checks spanning every system ({names}) run with the whole rehearsal only")
     # the full run log (dbt's stream included) goes to a file; the terminal gets the summary
     logs = default_var_dir() / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     log_path = logs / f"run-{dt.datetime.now().strftime('%Y%m%d-%H%M%S')}.log"
     instance = instance or _instance()
     run_config = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+    show = (not quiet and sys.stdout.isatty()) if progress is None else progress
+    run_id = str(uuid.uuid4())
+    bar = contextlib.nullcontext()
+    if show and hasattr(job, "graph"):
+        bar = RunProgress(job, defs.resolve_asset_graph(), _console(sys.stdout))   # the terminal, before redirection
+        instance.add_event_listener(run_id, bar)
     try:
         # line-buffered: the log is whole up to the last line however the process ends
-        with log_path.open("w", encoding="utf-8", buffering=1) as fh, contextlib.redirect_stdout(fh), contextlib.redirect_stderr(fh):
-            result = job.execute_in_process(
-                instance=instance, asset_selection=selection, raise_on_error=False, run_config=run_config)
+        with bar, log_path.open("w", encoding="utf-8", buffering=1) as fh, contextlib.redirect_stdout(fh), \
+                contextlib.redirect_stderr(fh):
+            result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=run_config,
+                                            run_id=run_id)
             # the overview follows every rehearsal, failed or not (the sensors do the same under the daemon),
             # and completes it: only a completed rehearsal counts (defs/readiness)
             from .defs.readiness import REHEARSAL_RUN_TAG
@@ -83,9 +290,14 @@ def run_job(systems: list[str] | None = None, instance=None, quiet: bool = False
         raise full
     if not quiet:
         print(f"run log        : {log_path}")
+        print(f"dagster run    : {result.run_id}  ({dagster_home()})")
     if not overview.success:
         print("FAILED the readiness overview: see the run log", file=sys.stderr)
     return report_run(result, quiet)
+
+
+GATE_EXPORT_CHECK = "gate_allows_export"   # defs.readiness.GATE_EXPORT_CHECK (a test holds them equal)
+BLOCK_WORDS = "出力しない"                   # the older export's step failure said so
 
 
 def report_run(result, quiet: bool = False) -> bool:
@@ -97,7 +309,8 @@ def report_run(result, quiet: bool = False) -> bool:
     checks = [e for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
     bad = [e for e in checks if not e.event_specific_data.passed
            and e.event_specific_data.severity == dg.AssetCheckSeverity.ERROR]
-    warned = [e for e in checks if not e.event_specific_data.passed and e not in bad]
+    warned = [e for e in checks if not e.event_specific_data.passed and e not in bad
+              and e.event_specific_data.check_name != GATE_EXPORT_CHECK]
     for e in bad:
         d = e.event_specific_data
         reason = d.metadata.get("reason")
@@ -107,10 +320,6 @@ def report_run(result, quiet: bool = False) -> bool:
         print(f"{len(warned)} check(s) warned (e.g. duplicate keys); see the Dagster UI or the gap reports")
     # a run that did not succeed is fine only when what stopped it is gates blocking their exports
     return not failed and not bad and (result.success or bool(blocked))
-
-
-def _dagster_home() -> Path | None:
-    return Path(os.environ["DAGSTER_HOME"]) if os.environ.get("DAGSTER_HOME") else None
 
 
 def disk_full_of(result) -> diskspace.DiskFull | None:
@@ -129,12 +338,32 @@ def disk_full_of(result) -> diskspace.DiskFull | None:
     return None
 
 
+def gate_blocks(events) -> list[tuple[str, str]]:
+    """Exports a gate blocked, as (what, reason): a failed ``gate_allows_export`` check (the export
+    asset of now), or a step failure carrying ``blocked_by_gate`` or saying 出力しない (the older
+    export, which failed its step)."""
+    out = []
+    for e in events:
+        if e.event_type_value == "ASSET_CHECK_EVALUATION":
+            d = e.event_specific_data
+            if d.check_name == GATE_EXPORT_CHECK and not d.passed:
+                reason = d.metadata.get("reason")
+                out.append((d.asset_key.to_user_string(), reason.value if reason is not None else d.description or ""))
+        elif e.event_type_value == "STEP_FAILURE" and is_blocked_step(e):
+            out.append((e.step_key, e.event_specific_data.user_failure_data.description or ""))
+    return out
+
+
+def is_blocked_step(e) -> bool:
+    ufd = e.event_specific_data.user_failure_data
+    return ufd is not None and (ufd.metadata.get("blocked_by_gate") is not None
+                                or BLOCK_WORDS in (ufd.description or ""))
+
+
 def report_failures(result, quiet: bool = False) -> tuple[list[str], list[str]]:
     """Print what failed in a rehearsal: each system whose dbt models failed (FAILED <system>, the
     model, column and rule), each failed step, each export a gate blocked. Returns (failed, blocked)."""
-    from .defs.readiness import BLOCKED_BY_GATE
-
-    failed, blocked = [], []
+    failed = []
     by_system: dict[str, list] = {}
     for e in result.all_events:
         if e.event_type_value != "ASSET_OBSERVATION":
@@ -149,12 +378,13 @@ def report_failures(result, quiet: bool = False) -> tuple[list[str], list[str]]:
         more = f" ほか {len(mds) - 3} 件" if len(mds) > 3 else ""
         print(f"FAILED {system}: dbt モデルの失敗 {len(mds)} 件（{reasons}{more}）、依存する {skipped} ノードは未実行 / "
               f"{len(mds)} dbt model(s) failed, {skipped} dependent node(s) skipped", file=sys.stderr)
+    blocks = gate_blocks(result.all_events)
+    blocked = [what for what, _ in blocks]   # a gate that does not allow the export: the gate doing its job
+    if not quiet:
+        for what, reason in blocks:
+            print(f"BLOCKED {what}: {reason}")
     for e in (x for x in result.all_events if x.event_type_value == "STEP_FAILURE"):
-        ufd = e.event_specific_data.user_failure_data
-        if ufd is not None and ufd.metadata.get(BLOCKED_BY_GATE) is not None:
-            blocked.append(e.step_key)   # a gate that does not allow the export: the gate doing its job
-            if not quiet:
-                print(f"BLOCKED {e.step_key}: {ufd.description}")
+        if is_blocked_step(e):
             continue
         failed.append(e.step_key)
         print(f"FAILED {e.step_key}: {step_error_line(e)}", file=sys.stderr)
@@ -179,34 +409,54 @@ def step_error_line(event) -> str:
     return f"{inner.cls_name}（{RULES[rule][0]}）: 内容は値を含みうるため表示しない。詳細は実行ログ / message withheld, see the run log"
 
 
-def readiness_summary() -> str:
-    """Each system's gate state after the run: status, decision id, failing criteria (labels only)."""
-    from .defs.readiness import CONFIG, ReadinessResource, project
+def readiness_table():
+    """Each system's gate state after the run (status, decision id, failing criteria: labels only),
+    as a rich table; None when no gate was evaluated."""
+    from rich.table import Table
+
+    from .defs.readiness import ReadinessResource, project
     from .lib import gatelog
 
     r = ReadinessResource()
     if not (r.state_path / gatelog.HISTORY).exists():
-        return "readiness      : not evaluated"
-    lines = [f"readiness as of {r.as_of().isoformat()} (gate = cutover - {project.city.city.gate_days_before_cutover} days)",
-             f"{'system':10s} {'cutover':10s} {'status':22s} {'decision':26s} failing criteria"]
+        return None
+    t = Table(title=f"移行可否判定 / readiness as of {r.as_of().isoformat()} "
+                    f"(gate = cutover - {project.city.city.gate_days_before_cutover} days)", title_justify="left")
+    for col in ("system", "cutover", "status", "decision", "failing criteria"):
+        t.add_column(col)
     for s in project.city.systems:
         hist = gatelog.read_history(r.state_path, s.id)
         if not hist:
-            lines.append(f"{s.id:10s} {s.cutover.isoformat():10s} not evaluated")
+            t.add_row(s.id, s.cutover.isoformat(), "not evaluated", "", "")
             continue
         h = hist[-1]
         st = h["status"] if h["phase"] != "before_gate" else f"(before gate: {h['status']})"
         failing = ", ".join(c["id"] for c in h["criteria"] if not c["passed"]) or "-"
-        lines.append(f"{s.id:10s} {s.cutover.isoformat():10s} {st:22s} {h['decision_id'] or '-':26s} {failing}")
-    lines.append(f"overview       : {default_var_dir() / 'reports' / 'readiness_overview.html'}")
-    lines.append(f"owner workbooks: {default_var_dir() / 'reports'}/<system>/<system>_移行確認.xlsx (and .html); "
-                 "decisions back: kikan decisions import FILE.xlsx, then kikan run")
-    lines.append(f"exports        : {r.exports_path}  (GO/CONDITIONAL systems; export_on = {CONFIG.gate.export_on})")
+        t.add_row(s.id, s.cutover.isoformat(), st, h["decision_id"] or "-", failing)
+    return t
+
+
+def readiness_summary() -> str:
+    """The gate table and where the ICT office's pages, the workbooks and the exports are, as text."""
+    from .defs.readiness import CONFIG, ReadinessResource
+
+    table = readiness_table()
+    if table is None:
+        return "readiness      : not evaluated"
+    lines = [_render(table),
+             f"overview       : {default_var_dir() / 'reports' / 'readiness_overview.html'}",
+             f"owner workbooks: {default_var_dir() / 'reports'}/<system>/<system>_移行確認.xlsx (and .html); "
+             "decisions back: kikan decisions import FILE.xlsx, then kikan run",
+             f"exports        : {ReadinessResource().exports_path}  (GO/CONDITIONAL systems; "
+             f"export_on = {CONFIG.gate.export_on})"]
     return "\n".join(lines)
 
 
-def summary(db: Path) -> str:
-    lines = []
+def extract_table(db: Path):
+    """The extract summary per system (files, records, raw rows, quarantined, refused, open 外字):
+    counts only, as a rich table."""
+    from rich.table import Table
+
     with connect(db, read_only=True) as con:
         rows = con.execute(
             """select system, count(*) files, sum(records_in_file) records, sum(raw_rows) raw,
@@ -218,59 +468,32 @@ def summary(db: Path) -> str:
                from meta.gaiji_usage group by system"""
         ).fetchall())
     # records = raw rows + quarantined + refused (the records of a file refused as a whole)
-    lines.append(f"{'system':10s} {'files':>5s} {'records':>10s} {'raw rows':>10s} {'quarantined':>11s} "
-                 f"{'refused':>8s} {'外字 open':>9s}")
-    tot = [0, 0, 0, 0, 0]
+    t = Table(title="抽出 / extract", title_justify="left", show_footer=True)
+    tot = [0, 0, 0, 0, 0, 0]
+    body = []
     for system, files, records, raw, q, refused in rows:
         g = int(gaiji.get(system) or 0)
-        lines.append(f"{system:10s} {files:5d} {records:10,d} {raw:10,d} {q:11,d} {refused:8,d} {g:9,d}")
-        for i, v in enumerate((files, records, raw, q, refused)):
-            tot[i] += v
-    lines.append(f"{'total':10s} {tot[0]:5d} {tot[1]:10,d} {tot[2]:10,d} {tot[3]:11,d} {tot[4]:8,d}")
-    return "\n".join(lines)
+        vals = (files, records, raw, q, refused, g)
+        body.append((system, *vals))
+        tot = [a + int(b) for a, b in zip(tot, vals)]
+    t.add_column("system", footer="total")
+    for i, name in enumerate(("files", "records", "raw rows", "quarantined", "refused", "外字 open")):
+        t.add_column(name, justify="right", footer=f"{tot[i]:,}")
+    for system, *vals in body:
+        t.add_row(system, *(f"{int(v):,}" for v in vals))
+    return t
 
 
-def cmd_demo(a) -> int:
-    from .simulate.city import generate_city
+def summary(db: Path) -> str:
+    return _render(extract_table(db))
 
-    legacy = default_legacy_dir()
-    manifest = legacy / "_truth" / "manifest.json"
-    t0 = time.perf_counter()
-    fresh = True
-    if manifest.exists():
-        m = json.loads(manifest.read_text(encoding="utf-8"))
-        fresh = not (m.get("seed") == a.seed and m.get("target_residents", m.get("residents")) == a.residents)
-    if fresh or a.regenerate:
-        print(f"simulating a city of {a.residents:,} residents (seed {a.seed}) into {legacy} ...")
-        generate_city(legacy, a.residents, a.seed, log=lambda s: print("  " + s))
-        m = json.loads(manifest.read_text(encoding="utf-8"))
-        m["target_residents"] = a.residents
-        manifest.write_text(json.dumps(m, ensure_ascii=False, indent=1, sort_keys=True), encoding="utf-8")
-    else:
-        print(f"reusing the simulated city in {legacy} (seed {a.seed}, {a.residents:,} residents)")
-    t1 = time.perf_counter()
-    space_ahead()
-    print("running the main job (Dagster, in process) ...")
-    try:
-        ok = run_job()
-    except diskspace.DiskFull as full:
-        return said_disk_full(full)
-    t2 = time.perf_counter()
-    db = default_warehouse_path()
-    print()
-    print(summary(db))
-    print()
-    print(readiness_summary())
-    print()
-    print(f"simulate {t1 - t0:.1f}s, main job {t2 - t1:.1f}s, total {t2 - t0:.1f}s")
-    print(f"legacy exports : {legacy}")
-    print(f"warehouse      : {db}   (schemas raw, staging, standard, findings, gaps, conformance, readiness)")
-    print(f"dagster home   : {os.environ.get('DAGSTER_HOME', '(ephemeral)')}")
-    print("asset graph    : python3.11 tasks.py dev  ->  http://127.0.0.1:3000")
-    if not ok:
-        print("the main job FAILED: see the messages above", file=sys.stderr)
-        return 1
-    return 0
+
+def _render(table) -> str:
+    """A rich table as text for the terminal (plain when stdout is not one)."""
+    con = _console()
+    with con.capture() as cap:
+        con.print(table)
+    return cap.get().rstrip("\n")
 
 
 def space_ahead() -> bool:
@@ -304,14 +527,78 @@ def said_disk_full(full: diskspace.DiskFull) -> int:
     return 2
 
 
+def _decisions_db(a) -> Path | None:
+    """--db, else the default warehouse when there is one (the importer says when it checked nothing)."""
+    if a.db is not None:
+        if not a.db.exists():
+            from .lib.owner_import import ImportUserError
+
+            raise ImportUserError(f"倉庫がありません: {a.db}")
+        return a.db
+    db = default_warehouse_path()
+    return db if db.exists() else None
+
+
+def _audit_dir() -> Path:
+    """The readiness state folder, whose owners' audit log records every import."""
+    from .lib.gatelog import default_state_dir
+
+    return default_state_dir()
+
+
+def cmd_demo(a) -> int:
+    from .simulate.city import generate_city
+
+    legacy = default_legacy_dir()
+    manifest = legacy / "_truth" / "manifest.json"
+    t0 = time.perf_counter()
+    fresh = True
+    if manifest.exists():
+        m = json.loads(manifest.read_text(encoding="utf-8"))
+        fresh = not (m.get("seed") == a.seed and m.get("target_residents", m.get("residents")) == a.residents)
+    if fresh or a.regenerate:
+        print(f"simulating a city of {a.residents:,} residents (seed {a.seed}) into {legacy} ...")
+        generate_city(legacy, a.residents, a.seed, log=lambda s: print("  " + s))
+        m = json.loads(manifest.read_text(encoding="utf-8"))
+        m["target_residents"] = a.residents
+        manifest.write_text(json.dumps(m, ensure_ascii=False, indent=1, sort_keys=True), encoding="utf-8")
+    else:
+        print(f"reusing the simulated city in {legacy} (seed {a.seed}, {a.residents:,} residents)")
+    t1 = time.perf_counter()
+    space_ahead()
+    print("running the main job (Dagster, in process) ...")
+    try:
+        ok = run_job(quiet=getattr(a, 'quiet', False))
+    except diskspace.DiskFull as full:
+        return said_disk_full(full)
+    t2 = time.perf_counter()
+    db = default_warehouse_path()
+    print()
+    print(summary(db))
+    print()
+    print(readiness_summary())
+    print()
+    print(f"simulate {t1 - t0:.1f}s, main job {t2 - t1:.1f}s, total {t2 - t0:.1f}s")
+    print(f"legacy exports : {legacy}")
+    print(f"warehouse      : {db}   (schemas raw, staging, standard, findings, gaps, conformance, readiness)")
+    print(f"dagster home   : {dagster_home()}")
+    print("asset graph    : python3.11 tasks.py dev  ->  http://127.0.0.1:3000")
+    if not ok:
+        print("the main job FAILED: see the messages above", file=sys.stderr)
+        return 1
+    return 0
+
+
 def cmd_run(a) -> int:
     space_ahead()
     try:
-        ok = run_job(a.system or None)
+        ok = run_job(a.system or None, quiet=a.quiet)
     except diskspace.DiskFull as full:
         return said_disk_full(full)
-    print(summary(default_warehouse_path()))
-    print(readiness_summary())
+    if not a.quiet:
+        if default_warehouse_path().exists():
+            print(summary(default_warehouse_path()))
+        print(readiness_summary())
     return 0 if ok else 1
 
 
@@ -405,25 +692,6 @@ def cmd_export(a) -> int:
     return 0
 
 
-def _decisions_db(a) -> Path | None:
-    """--db, else the default warehouse when there is one (the importer says when it checked nothing)."""
-    if a.db is not None:
-        if not a.db.exists():
-            from .lib.owner_import import ImportUserError
-
-            raise ImportUserError(f"倉庫がありません: {a.db}")
-        return a.db
-    db = default_warehouse_path()
-    return db if db.exists() else None
-
-
-def _audit_dir() -> Path:
-    """The readiness state folder, whose owners' audit log records every import."""
-    from .lib.gatelog import default_state_dir
-
-    return default_state_dir()
-
-
 def cmd_decisions_import(a) -> int:
     """0: every row taken; 1: some rows rejected (the others applied); 2: the file cannot be imported."""
     from .lib.config import mappings_dir
@@ -464,87 +732,220 @@ def cmd_decisions_inbox(a) -> int:
     return 0 if good == len(items) else 1
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if argv and argv[0] == "bench":
-        from .bench import main as bench_main
+# ---------------------------------------------------------------- the typer application
 
-        os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
-        return bench_main(argv[1:])
-    if argv and argv[0] == "spark":
-        from .spark import main as spark_main
+app = typer.Typer(
+    name="kikan", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    help="基幹業務システム標準化の移行リハーサル（抽出・変換・検査・移行可否判定・出力）のコマンド。\n\n"
+         "The command line of the migration rehearsal: extract, map, check, gate and export. "
+         "Exit codes / 終了コード: 0 ok, 1 a failure (a step, a dbt model, an ERROR check), "
+         "2 disk full or a mistake in the command (a message says what to fix).",
+)
+decisions_app = typer.Typer(
+    no_args_is_help=True, context_settings={"help_option_names": ["-h", "--help"]},
+    help="所管課の決定: 記入済みの移行確認ブック（<system>_移行確認.xlsx）を取り込む。\n\n"
+         "Owners' decisions: read filled workbooks back into mappings/.")
+app.add_typer(decisions_app, name="decisions", short_help="所管課の決定の取り込み / import owners' decisions")
 
-        os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
-        return spark_main(argv[1:])
-    if argv and argv[0] == "simulate":
-        from .simulate.city import main as sim_main
+TodayOpt = Annotated[Optional[str], typer.Option(
+    "--today", callback=parse_today, metavar="DATE",
+    help=f"移行可否判定の基準日（既定: city.as_of、なければ今日）。書き方: {TODAY_FORMS} / "
+         "the day the readiness gates judge (default: city.as_of, else the date)")]
+QuietOpt = Annotated[bool, typer.Option(
+    "--quiet", "-q", help="進捗表示と要約を出さない（失敗は出す） / no progress display and no summary (failures still)")]
 
-        return sim_main(argv[1:])
-    ap = argparse.ArgumentParser(prog="kikan", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = ap.add_subparsers(dest="cmd", required=True)
-    d = sub.add_parser("demo", help="simulate the default city and run the main job")
-    d.add_argument("--residents", type=int, default=20000)
-    d.add_argument("--seed", type=int, default=7)
-    d.add_argument("--regenerate", action="store_true", help="simulate again even if present")
-    d.add_argument("--today", help="the day the readiness gates judge (default: city.as_of, else the date)")
-    d.set_defaults(fn=cmd_demo)
-    r = sub.add_parser("run", help="run the main job on the exports in place")
-    r.add_argument("--system", action="append", help="only this system (repeatable)")
-    r.add_argument("--today", help="the day the readiness gates judge (default: city.as_of, else the date)")
-    r.set_defaults(fn=cmd_run)
-    sub.add_parser("simulate", help="the legacy-city simulator (kikan simulate --help)")
-    sub.add_parser("spark", help="the jumin and zeimu models on local Spark, compared with DuckDB (kikan spark --help)")
-    sub.add_parser("bench", help="the designated-city benchmark against the floor (kikan bench --help)")
-    g = sub.add_parser("generate", help="write the dbt models generated from mappings/ and seeds/")
-    g.set_defaults(fn=cmd_generate)
-    ci = sub.add_parser("import-catalog", help="read an official-style 基本データリスト (.xlsx) into seeds/")
-    ci.add_argument("xlsx", type=Path)
-    ci.add_argument("--out", type=Path, default=None, help="seeds folder to write (default: seeds/)")
-    ci.set_defaults(fn=cmd_import_catalog)
-    gg = sub.add_parser("gx-generate", help="rewrite the Great Expectations suites in expectations/suites/")
-    gg.set_defaults(fn=cmd_gx_generate)
-    ce = sub.add_parser("export-catalog", help="write the current catalog as a 基本データリスト-shaped .xlsx")
-    ce.add_argument("xlsx", type=Path)
-    ce.set_defaults(fn=cmd_export_catalog)
-    ex = sub.add_parser(
-        "export", help="write a system's vendor package (Frictionless Data Package); --preview for a 参考 package",
-        description="移行事業者向けの移行データ一式（datapackage.json、CSV・Parquet、コード表、変換フラグ）を書き出す。"
-                    "通常は最新の移行可否判定が出力を認めるとき（mappings/readiness.yaml の export_on）だけ書き出し、"
-                    "認めないときは判定を示して終了コード 2。--preview は判定にかかわらず参考パッケージ（フォルダ名と "
-                    "manifest に「参考」、LATEST は指さない）を書き出す。 Writes the package when the latest gate "
-                    "decision releases it (exit 2 naming the decision otherwise); --preview writes a package for "
-                    "rehearsing the load, marked 参考 and never LATEST.")
-    ex.add_argument("system", help="system id (mappings/city.yaml), e.g. jumin")
-    ex.add_argument("--preview", action="store_true", help="a 参考 package for a system the gate has not released")
-    ex.add_argument("--out", type=Path, default=None, help="exports folder (default: KIKAN_EXPORTS_DIR, else var/exports)")
-    ex.set_defaults(fn=cmd_export)
-    dc = sub.add_parser("decisions", help="owners' decisions: read filled workbooks (<system>_移行確認.xlsx) back")
-    dsub = dc.add_subparsers(dest="decisions_cmd", required=True)
-    di = dsub.add_parser(
-        "import", help="import one workbook into mappings/ (exit 0 all taken, 1 rows rejected, 2 error)",
-        description="所管課が記入した移行確認ブック（<system>_移行確認.xlsx）の決定を mappings/ に取り込む。"
-                    "Reads an owner's filled workbook: every decision row is checked (lists, 理由・決定者 present, "
-                    "dates such as 2026/11/20, 2026年11月20日, 令和8年11月20日, R8.11.20 or an Excel date, the gap or "
-                    "record still in the warehouse); a bad row is rejected with its sheet, row and column, the good "
-                    "rows are written. The next `kikan run` applies them. Exit: 0 all taken, 1 some rows rejected, "
-                    "2 the file cannot be imported.")
-    di.add_argument("xlsx", type=Path, help="the filled workbook (.xlsx)")
-    di.add_argument("--system", help="the system the workbook must be for (else its cover says)")
-    di.add_argument("--dry-run", action="store_true", help="check and report, write nothing")
-    di.add_argument("--db", type=Path, default=None, help="warehouse to check against (default: var/warehouse.duckdb)")
-    di.set_defaults(fn=cmd_decisions_import)
-    dn = dsub.add_parser("import-inbox", help="import every *.xlsx of DIR, then move it to DIR/done or DIR/rejected")
-    dn.add_argument("dir", type=Path, nargs="?", default=None, help="the inbox folder (default: var/inbox)")
-    dn.add_argument("--dry-run", action="store_true", help="check and report, write and move nothing")
-    dn.add_argument("--db", type=Path, default=None, help="warehouse to check against (default: var/warehouse.duckdb)")
-    dn.set_defaults(fn=cmd_decisions_inbox)
-    a = ap.parse_args(argv)
-    if getattr(a, "today", None):
-        os.environ["KIKAN_TODAY"] = a.today
+
+def _prepare(today: Optional[str]) -> None:
+    """After the options were checked: the day the gates judge (ISO), dbt's telemetry off, var/."""
+    if today:
+        os.environ["KIKAN_TODAY"] = today
     os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
     default_var_dir().mkdir(parents=True, exist_ok=True)
-    return a.fn(a)
+
+
+def _done(code: int) -> None:
+    if code:
+        raise typer.Exit(code)
+
+
+def _user_errors(fn):
+    """Configuration mistakes found while working (a file, a line, a field named): exit 2."""
+    from .lib.config import ConfigError
+
+    try:
+        return fn()
+    except ConfigError as exc:
+        _mistake(f"設定の誤り / configuration error: {exc}")
+
+
+@app.command("demo", short_help="模擬の市で通しで実行 / simulate a city and run the main job", help="既定の市を模擬生成し（必要なら）メインジョブを実行して、結果の場所を示す。\n\n"
+                          "Simulate the default city (if needed), run the main job on DuckDB, say where everything is.")
+def demo_cmd(
+    residents: Annotated[int, typer.Option(min=1, help="住民数 / residents of the simulated city")] = 20000,
+    seed: Annotated[int, typer.Option(help="乱数の種 / random seed")] = 7,
+    regenerate: Annotated[bool, typer.Option(help="あっても模擬生成し直す / simulate again even if present")] = False,
+    today: TodayOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    _prepare(today)
+    _done(_user_errors(lambda: cmd_demo(SimpleNamespace(residents=residents, seed=seed, regenerate=regenerate,
+                                                        quiet=quiet))))
+
+
+@app.command("run", short_help="移行リハーサルを実行 / run a rehearsal (or --system X)", help="配置済みの現行データでメインジョブ（移行リハーサル）を実行する。--system で1システム分"
+                         "（抽出・そのモデルと検査・判定・出力）だけ。実行は Dagster の UI（tasks.py dev）に残る。\n\n"
+                         "Run the main job (a rehearsal) on the exports in place, or with --system one system's "
+                         "share: its extract, models and checks, gate and export. Recorded in the persistent "
+                         "Dagster instance (var/dagster_home), so it shows in the UI.")
+def run_cmd(
+    system: Annotated[Optional[list[str]], typer.Option(
+        "--system", "-s", callback=check_systems, metavar="ID",
+        help="このシステムだけ（繰り返し可、カンマ区切り可。ID は mappings/city.yaml） / only this system "
+             "(repeatable or comma-separated; ids of mappings/city.yaml)")] = None,
+    today: TodayOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    _prepare(today)
+    _done(_user_errors(lambda: cmd_run(SimpleNamespace(system=system, quiet=quiet))))
+
+
+_PASS = {"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []}
+
+
+@app.command("simulate", short_help="模擬データの生成 / the legacy-city simulator", context_settings=_PASS, add_help_option=False,
+             help="現行システムの模擬データ（市）を生成する（kikan simulate --help）。\n\n"
+                  "The legacy-city simulator (kikan simulate --help).")
+def simulate_cmd(ctx: typer.Context) -> None:
+    from .simulate.city import main as sim_main
+
+    _done(sim_main(list(ctx.args)))
+
+
+@app.command("spark", short_help="Spark での比較 / the models on local Spark", context_settings=_PASS, add_help_option=False,
+             help="住民記録・税務のモデルをローカル Spark で作り DuckDB と比べる（kikan spark --help）。\n\n"
+                  "The jumin and zeimu models on local Spark, compared with DuckDB (kikan spark --help).")
+def spark_cmd(ctx: typer.Context) -> None:
+    from .spark import main as spark_main
+
+    os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    _done(spark_main(list(ctx.args)))
+
+
+@app.command("bench", short_help="ベンチマーク / the designated-city benchmark", context_settings=_PASS, add_help_option=False,
+             help="政令市規模のベンチマーク（kikan bench --help）。\n\n"
+                  "The designated-city benchmark against the floor (kikan bench --help).")
+def bench_cmd(ctx: typer.Context) -> None:
+    from .bench import main as bench_main
+
+    os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    _done(bench_main(list(ctx.args)))
+
+
+@app.command("generate", short_help="dbt モデルの生成 / write the generated dbt models", help="mappings/ と seeds/ から dbt モデルを生成する。\n\n"
+                              "Write the dbt models generated from mappings/ and seeds/.")
+def generate_cmd() -> None:
+    _prepare(None)
+    _done(_user_errors(lambda: cmd_generate(None)))
+
+
+@app.command("gx-generate", short_help="GX スイートの生成 / rewrite the GX suites", help="Great Expectations のスイート（expectations/suites/）を書き直す。\n\n"
+                                 "Rewrite the Great Expectations suites in expectations/suites/.")
+def gx_generate_cmd() -> None:
+    _prepare(None)
+    _done(_user_errors(lambda: cmd_gx_generate(None)))
+
+
+@app.command("import-catalog", short_help="基本データリストの取り込み / read a catalog workbook", help="公式形式の基本データリスト（.xlsx）を seeds/ に読み込む。\n\n"
+                                    "Read an official-style 基本データリスト (.xlsx) into seeds/.")
+def import_catalog_cmd(
+    xlsx: Annotated[Path, typer.Argument(callback=existing_file, help="基本データリスト（.xlsx） / the workbook")],
+    out: Annotated[Optional[Path], typer.Option(help="書き出す seeds フォルダ（既定: seeds/） / seeds folder to write "
+                                                     "(default: seeds/)")] = None,
+) -> None:
+    _prepare(None)
+    _done(_user_errors(lambda: cmd_import_catalog(SimpleNamespace(xlsx=xlsx, out=out))))
+
+
+@app.command("export-catalog", short_help="基本データリストの書き出し / write the catalog workbook", help="現在のカタログを基本データリスト形式の .xlsx に書き出す。\n\n"
+                                    "Write the current catalog as a 基本データリスト-shaped .xlsx.")
+def export_catalog_cmd(
+    xlsx: Annotated[Path, typer.Argument(help="書き出すファイル（.xlsx） / the workbook to write")],
+) -> None:
+    _prepare(None)
+    if not xlsx.parent.is_dir():
+        _mistake(f"フォルダがありません: {xlsx.parent} / no such folder: {xlsx.parent}")
+    _done(_user_errors(lambda: cmd_export_catalog(SimpleNamespace(xlsx=xlsx))))
+
+
+@app.command("export", short_help="移行データ一式の書き出し / write a vendor package", help="移行事業者向けの移行データ一式（datapackage.json、CSV・Parquet、コード表、変換フラグ）を"
+                            "書き出す。通常は最新の移行可否判定が出力を認めるとき（mappings/readiness.yaml の "
+                            "export_on）だけ書き出し、認めないときは判定を示して終了コード 2。--preview は判定に"
+                            "かかわらず参考パッケージ（フォルダ名と manifest に「参考」、LATEST は指さない）を書き出す。\n\n"
+                            "Write a system's vendor package (Frictionless Data Package) when the latest gate "
+                            "decision releases it (exit 2 naming the decision otherwise); --preview writes a package "
+                            "for rehearsing the load, marked 参考 and never LATEST.")
+def export_cmd(
+    system: Annotated[str, typer.Argument(callback=check_system, metavar="SYSTEM",
+                                          help="システム ID（mappings/city.yaml）例: jumin / system id, e.g. jumin")],
+    preview: Annotated[bool, typer.Option(help="判定が出力を認めていないシステムの参考パッケージ / a 参考 package "
+                                               "for a system the gate has not released")] = False,
+    out: Annotated[Optional[Path], typer.Option(help="出力フォルダ（既定: KIKAN_EXPORTS_DIR、なければ var/exports） / "
+                                                     "exports folder (default: KIKAN_EXPORTS_DIR, else var/exports)")] = None,
+) -> None:
+    _prepare(None)
+    _done(_user_errors(lambda: cmd_export(SimpleNamespace(system=system, preview=preview, out=out))))
+
+
+DbOpt = Annotated[Optional[Path], typer.Option(
+    help="照合する倉庫（既定: var/warehouse.duckdb） / warehouse to check against (default: var/warehouse.duckdb)")]
+DryOpt = Annotated[bool, typer.Option("--dry-run", help="確認して報告するだけで何も書かない / check and report, "
+                                                        "write nothing")]
+
+
+@decisions_app.command(
+    "import", short_help="記入済みブック1冊の取り込み / import one filled workbook",
+    help="所管課が記入した移行確認ブック（<system>_移行確認.xlsx）の決定を mappings/ に取り込む。決定の行ごとに確認し"
+         "（選択肢、理由・決定者、2026/11/20・2026年11月20日・令和8年11月20日・R8.11.20 などの日付、倉庫にまだある"
+         "差異・レコード）、誤りのある行はシート・行・列を示して却下し、正しい行は書き込む。次の kikan run で反映。"
+         "終了コード: 0 すべて反映、1 却下あり、2 取り込めない。\n\n"
+         "Read an owner's filled workbook: every decision row is checked; a bad row is rejected with its sheet, "
+         "row and column, the good rows are written; the next `kikan run` applies them. Exit: 0 all taken, "
+         "1 some rows rejected, 2 the file cannot be imported.")
+def decisions_import_cmd(
+    xlsx: Annotated[Path, typer.Argument(help="記入済みのブック（.xlsx） / the filled workbook (.xlsx)")],
+    system: Annotated[Optional[str], typer.Option(help="ブックが対象とすべきシステム（既定: 表紙の記載） / the system "
+                                                       "the workbook must be for (else its cover says)")] = None,
+    dry_run: DryOpt = False,
+    db: DbOpt = None,
+) -> None:
+    _prepare(None)
+    _done(_user_errors(lambda: cmd_decisions_import(SimpleNamespace(xlsx=xlsx, system=system, dry_run=dry_run, db=db))))
+
+
+@decisions_app.command(
+    "import-inbox", short_help="受付フォルダのブックの取り込み / import every workbook of the inbox",
+    help="受付フォルダの *.xlsx をすべて取り込み、DIR/done か DIR/rejected に移す。\n\n"
+         "Import every *.xlsx of DIR (default var/inbox), then move it to DIR/done or DIR/rejected.")
+def decisions_inbox_cmd(
+    dir: Annotated[Optional[Path], typer.Argument(help="受付フォルダ（既定: var/inbox） / the inbox folder "
+                                                       "(default: var/inbox)")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="確認して報告するだけで書き込み・移動をしない / check "
+                                                            "and report, write and move nothing")] = False,
+    db: DbOpt = None,
+) -> None:
+    _prepare(None)
+    _done(_user_errors(lambda: cmd_decisions_inbox(SimpleNamespace(dir=dir, dry_run=dry_run, db=db))))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; the exit code (0 ok, 1 failure, 2 disk full or a mistake)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        app(args=argv, prog_name="kikan")
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    return 0
 
 
 if __name__ == "__main__":
