@@ -4,6 +4,7 @@ The front door is started as users start it; once the UI answers, every TCP sock
 of its tree listens on is read from /proc and must be bound to 127.0.0.1 (or ::1).
 """
 
+import json
 import os
 import signal
 import socket
@@ -76,6 +77,26 @@ def test_dagster_ui_and_its_servers_listen_on_loopback_only(tmp_path):
         assert (("127.0.0.1", port) in sockets), sockets
         exposed = [s for s in sockets if s[0] not in ("127.0.0.1", "::1")]
         assert exposed == [], f"listening beyond loopback: {exposed}"
+        # the ICT office's view of a gate, with the network cut: the UI asks for nothing outside
+        # itself, and the gate's page carries its Japanese description and its 所管課 as owner
+        shots = tmp_path / "screenshots"
+        shots.mkdir()
+        node_dir = Path(os.environ.get("KIKAN_NODE_DIR") or ROOT / "node")
+        seen = json.loads(subprocess.run(
+            ["node", str(ROOT / "tests" / "browser" / "dagster_ui.mjs"), f"http://127.0.0.1:{port}", str(shots),
+             "readiness/gate_jumin"], cwd=node_dir.parent, env=dict(os.environ, KIKAN_NODE_DIR=str(node_dir)),
+            capture_output=True, text=True, timeout=300, check=True).stdout)
+        assert seen["gate"]["blocked"] == [] and seen["runs"]["blocked"] == [], seen
+        gate = seen["gate"]["text"]
+        assert "住民記録システムの移行可否判定" in gate, gate[:2000]
+        from dagster_project.lib.config import cached_project
+
+        assert cached_project().city.system("jumin").dagster_owner.split(":", 1)[1] in gate, gate[:2000]
+        assert (shots / "dagster_gate.png").stat().st_size > 10_000
+        out = ROOT / "var" / "screenshots"
+        out.mkdir(parents=True, exist_ok=True)
+        for f in shots.glob("*.png"):
+            f.replace(out / f.name)
     finally:
         os.killpg(proc.pid, signal.SIGINT)
         try:
