@@ -4,20 +4,15 @@
 // usage: node dagster_ui.mjs <base url> <screenshot dir> <asset path, e.g. readiness/gate_jumin>
 //   -> prints JSON per page: blocked (URLs outside the UI), text (visible text)
 import path from "node:path";
-import { launch } from "./chromium.mjs";
+import { cutNetwork, launch } from "./chromium.mjs";
 
 const [base, shots, asset] = process.argv.slice(2);
 const browser = await launch();
 const out = {};
 try {
   const context = await browser.newContext({ viewport: { width: 1440, height: 1000 } });
-  const blocked = [];
-  await context.route("**/*", (route) => {
-    const url = route.request().url();
-    if (url.startsWith(base) || url.startsWith("data:") || url.startsWith("blob:")) return route.continue();
-    blocked.push(url);
-    return route.abort("internetdisconnected");
-  });
+  const blocked = await cutNetwork(context, (url) => url.startsWith(base) || url.startsWith("data:")
+    || url.startsWith("blob:"));
   const page = await context.newPage();
   for (const [name, url] of [["gate", `${base}/assets/${asset}`], ["runs", `${base}/runs`]]) {
     const before = blocked.length;

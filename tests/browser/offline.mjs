@@ -6,7 +6,7 @@
 // text (characters of visible text), tables, svgs, styled (the body's font is the page's CJK font,
 // not the browser default: a style sheet that did not load leaves it at the default).
 import path from "node:path";
-import { launch } from "./chromium.mjs";
+import { cutNetwork, launch } from "./chromium.mjs";
 
 const [shots, ...pages] = process.argv.slice(2);
 const browser = await launch();
@@ -17,15 +17,9 @@ try {
     const name = arg.slice(0, i), file = arg.slice(i + 1);
     const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
     const page = await context.newPage();
-    const blocked = [], failed = [];
-    await context.route("**/*", (route) => {
-      const url = route.request().url();
-      if (url.startsWith("file://") || url.startsWith("data:") || url.startsWith("blob:") || url === "about:blank") {
-        return route.continue();
-      }
-      blocked.push(url);
-      return route.abort("internetdisconnected");
-    });
+    const failed = [];
+    const blocked = await cutNetwork(context, (url) => url.startsWith("file://") || url.startsWith("data:")
+      || url.startsWith("blob:") || url === "about:blank");
     page.on("requestfailed", (r) => { if (r.url().startsWith("file://")) failed.push(r.url()); });
     await page.goto("file://" + path.resolve(file), { waitUntil: "load" });
     await page.waitForTimeout(0);

@@ -2,19 +2,13 @@
 // playwright-core), with every request that is not a local file blocked and counted (the 庁内
 // network is closed), reads what a person would see, and saves a screenshot.
 // usage: node overview.mjs <page.html> <screenshot.png>   -> prints a JSON summary
-import { launch } from "./chromium.mjs";
+import { cutNetwork, launch } from "./chromium.mjs";
 
 const [page_path, shot] = process.argv.slice(2);
 const browser = await launch();
 try {
   const page = await browser.newPage({ viewport: { width: 1600, height: 1200 } });
-  const blocked = [];
-  await page.route("**/*", (route) => {
-    const url = route.request().url();
-    if (url.startsWith("file://") || url.startsWith("data:")) return route.continue();
-    blocked.push(url);
-    return route.abort();
-  });
+  const blocked = await cutNetwork(page);
   await page.goto("file://" + page_path);
   const rows = await page.$$eval("#systems tbody tr", (trs) => trs.map((tr) => {
     const badge = tr.querySelector(".badge");

@@ -2,19 +2,13 @@
 // with every request that is not a local file blocked (the 庁内 network is closed), and measures
 // each table column: none may be narrower than 4 characters of the page's font.
 // usage: node owner_workbook.mjs <page.html> <screenshot.png>   -> prints a JSON summary
-import { launch } from "./chromium.mjs";
+import { cutNetwork, launch } from "./chromium.mjs";
 
 const [page_path, shot] = process.argv.slice(2);
 const browser = await launch();
 try {
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  const blocked = [];
-  await page.route("**/*", (route) => {
-    const url = route.request().url();
-    if (url.startsWith("file://") || url.startsWith("data:")) return route.continue();
-    blocked.push(url);
-    return route.abort();
-  });
+  const blocked = await cutNetwork(page);
   const [file, anchor] = page_path.split("#");
   await page.goto("file://" + file);
   if (anchor) await page.$eval("#" + anchor, (e) => e.scrollIntoView());
