@@ -21,6 +21,8 @@ import re
 import shutil
 from pathlib import Path
 
+from .paths import default_legacy_dir
+
 ESTIMATE_FACTOR = 2.5
 ESTIMATE_FIXED = 64 * 2**20
 DISK_FULL_ERRNOS = {errno.ENOSPC, errno.EDQUOT}
@@ -82,8 +84,6 @@ class DiskFull(RuntimeError):
     @classmethod
     def at(cls, path: Path, legacy_dir: Path | None = None) -> "DiskFull":
         if legacy_dir is None:
-            from .warehouse import default_legacy_dir
-
             legacy_dir = default_legacy_dir()
         needed, legacy = estimate_needed(legacy_dir)
         try:

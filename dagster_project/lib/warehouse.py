@@ -10,7 +10,6 @@ touched (DESIGN.md principle 3).
 from __future__ import annotations
 
 import datetime as dt
-import os
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -21,24 +20,8 @@ from filelock import FileLock
 from .diskspace import DiskFull, is_disk_full
 from .duck import checkpoint, open_warehouse, rollback
 from . import faults
-from .config import PROJECT_ROOT
+from .paths import default_legacy_dir, default_reports_dir, default_var_dir, default_warehouse_path  # noqa: F401 (re-exported)
 from .extract import GAIJI_USAGE_SCHEMA, QUARANTINE_SCHEMA, FileExtract
-
-
-def default_var_dir() -> Path:
-    return Path(os.environ.get("KIKAN_VAR_DIR", PROJECT_ROOT / "var"))
-
-
-def default_warehouse_path() -> Path:
-    return Path(os.environ.get("KIKAN_WAREHOUSE", default_var_dir() / "warehouse.duckdb"))
-
-
-def default_legacy_dir() -> Path:
-    return Path(os.environ.get("KIKAN_LEGACY_DIR", default_var_dir() / "legacy"))
-
-
-def default_reports_dir() -> Path:
-    return Path(os.environ.get("KIKAN_REPORTS_DIR", default_var_dir() / "reports"))
 
 
 def raw_table(system: str, table: str) -> str:
