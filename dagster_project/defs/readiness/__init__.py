@@ -324,9 +324,13 @@ def readiness_overview(context: dg.AssetExecutionContext, warehouse: WarehouseRe
         docs = {"made": False, "seconds": 0.0, "failed": True}
     page = docs_dir / dbt_docs.PAGE
     href = os.path.relpath(page, out.parent) if page.exists() else None
-    with gatelog.lock(state):
-        completed, why_not = complete_rehearsals(context.instance, context.run, state)
-        r = render(project, state, CONFIG.gate, readiness.as_of(), out, dbt_docs_href=href)
+    try:
+        with gatelog.lock(state):
+            completed, why_not = complete_rehearsals(context.instance, context.run, state)
+            r = render(project, state, CONFIG.gate, readiness.as_of(), out, dbt_docs_href=href)
+    except gatelog.LogCorrupted as exc:
+        # the project's own words (file and lines), shown like the gate's; the last page stays
+        raise dg.Failure(description=f"判定ログ・記録の異常のため状況一覧を作らない（前回の一覧を残す）: {exc}") from None
     return dg.MaterializeResult(metadata={
         "path_html": dg.MetadataValue.path(r.pop("html")), "path_json": dg.MetadataValue.path(r.pop("json")),
         "completed_rehearsals": dg.MetadataValue.json(completed),
