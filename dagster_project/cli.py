@@ -828,8 +828,7 @@ def simulate_cmd(ctx: typer.Context) -> None:
 def spark_cmd(ctx: typer.Context) -> None:
     from .spark import main as spark_main
 
-    os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
-    _done(spark_main(list(ctx.args)))
+    _run_dbt_tool(spark_main, ctx)
 
 
 @app.command("bench", short_help="ベンチマーク / the designated-city benchmark", context_settings=_PASS, add_help_option=False,
@@ -838,8 +837,13 @@ def spark_cmd(ctx: typer.Context) -> None:
 def bench_cmd(ctx: typer.Context) -> None:
     from .bench import main as bench_main
 
+    _run_dbt_tool(bench_main, ctx)
+
+
+def _run_dbt_tool(tool_main, ctx: typer.Context) -> None:
+    """A command with its own parser that runs dbt (spark, bench): its arguments passed on as they are."""
     os.environ.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
-    _done(bench_main(list(ctx.args)))
+    _done(tool_main(list(ctx.args)))
 
 
 @app.command("generate", short_help="dbt モデルの生成 / write the generated dbt models", help="mappings/ と seeds/ から dbt モデルを生成する。\n\n"

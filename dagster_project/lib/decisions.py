@@ -21,9 +21,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import os
 import re
-import tempfile
 import unicodedata
 from collections import defaultdict
 from collections.abc import Callable, Mapping
@@ -406,19 +404,6 @@ def load_decisions_checked(system: str, root: Path) -> tuple[DecisionFile, list[
 
 
 # ---------------------------------------------------------------- writing (the importer)
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class _IndentedDumper(yaml.SafeDumper):

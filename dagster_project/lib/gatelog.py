@@ -262,13 +262,8 @@ def latest_decision(entries: list[dict], system: str) -> dict | None:
 def append_decision(state_dir: Path, entry: dict, entries: list[dict] | None = None) -> dict:
     """Append ``entry`` (decision_id, prev_hash and entry_hash are filled in). Caller holds the lock;
     ``entries`` is the verified log it read under that lock, if it has it."""
-    state_dir = Path(state_dir)
-    entries = read_log(state_dir) if entries is None else entries
-    seq = len(entries) + 1
-    e = dict(entry)
-    e["seq"] = seq
-    e["decision_id"] = f"D{seq:05d}-{e['system']}-{e['as_of'].replace('-', '')}"
-    return _append_chained(state_dir, LOG, e, entries)
+    return _append_numbered(Path(state_dir), LOG, entry, entries, "decision_id",
+                            lambda e: f"D{e['seq']:05d}-{e['system']}-{e['as_of'].replace('-', '')}")
 
 
 # ---------------------------------------------------------------- owners' audit log
@@ -280,13 +275,17 @@ def read_audit(state_dir: Path) -> list[dict]:
 
 def append_audit(state_dir: Path, entry: dict, entries: list[dict] | None = None) -> dict:
     """Append one audit entry (``audit_id``, seq and the chain are filled in). Caller holds the lock."""
-    state_dir = Path(state_dir)
-    entries = read_audit(state_dir) if entries is None else entries
-    seq = len(entries) + 1
-    e = dict(entry)
-    e["seq"] = seq
-    e["audit_id"] = f"A{seq:05d}-{e['system']}"
-    return _append_chained(state_dir, AUDIT, e, entries)
+    return _append_numbered(Path(state_dir), AUDIT, entry, entries, "audit_id",
+                            lambda e: f"A{e['seq']:05d}-{e['system']}")
+
+
+def _append_numbered(state_dir: Path, name: str, entry: dict, entries: list[dict] | None, id_field: str,
+                     make_id) -> dict:
+    """Append ``entry`` to the chain ``name`` with its sequence number and id filled in."""
+    entries = _read_chain(state_dir, name) if entries is None else entries
+    e = dict(entry, seq=len(entries) + 1)
+    e[id_field] = make_id(e)
+    return _append_chained(state_dir, name, e, entries)
 
 
 # ---------------------------------------------------------------- rehearsal history

@@ -41,10 +41,11 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import atomic
 from . import owner_sheets as S
 from .config import ConfigError, load_city
 from .decisions import (RECORD_FIELDS, DateError, DecisionFile, GapDecision, RecordDecision,
-                        atomic_write_text, csv_records, display_path, leading_comment, load_decisions_checked,
+                        csv_records, display_path, leading_comment, load_decisions_checked,
                         load_record_decisions_checked, parse_date, render_decisions)
 
 DEFINED_NAME = "kikan_system"
@@ -584,7 +585,7 @@ def _apply(pending: list[Pending], root: Path, system: str, result: ImportResult
             continue
         result.targets.append(p)
         if not result.dry_run:
-            atomic_write_text(p, text)
+            atomic.write_text(p, text)
             result.files_written.append(p)
     if result.changes and not result.dry_run:
         log = root / system / "decision_imports.csv"
