@@ -33,8 +33,8 @@ import threading
 import time
 from pathlib import Path
 
-from .lib.dbt_project import LAYER_PREFIXES
-from .lib.warehouse import default_var_dir
+from dagster_project.mapping.dbt_project import LAYER_PREFIXES
+from dagster_project.core.warehouse import default_var_dir
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
@@ -106,7 +106,7 @@ class MemorySampler:
 # ---------------------------------------------------------------- the city, cached by size and seed
 def ensure_city(residents: int, seed: int, root: Path) -> tuple[Path, float]:
     """The simulated city for (residents, seed): generated once, then reused. Returns (dir, seconds)."""
-    from .simulate.city import generate_city
+    from dagster_project.simulate.city import generate_city
 
     city = root / f"city-{residents}-s{seed}"
     manifest = city / "_truth" / "manifest.json"
@@ -129,9 +129,9 @@ def measure_floor(legacy: Path, warehouse: Path, scratch: Path) -> dict:
     """DuckDB reading every legacy byte once and writing every output byte once, here and now."""
     import duckdb
 
-    from .lib.dbtgen import std_name
-    from .lib.export import _select
-    from .lib.mapping import cached_mappings
+    from dagster_project.mapping.dbtgen import std_name
+    from dagster_project.readiness.export import _select
+    from dagster_project.spec.mapping import cached_mappings
 
     scratch.mkdir(parents=True, exist_ok=True)
     files = sorted(str(p) for p in legacy.rglob("*") if p.is_file() and "_truth" not in p.parts)
@@ -225,7 +225,7 @@ def split_dbt(run_results: dict, step_start: float, step_end: float) -> dict[str
 
 
 def _latest_run_results(after: float) -> dict:
-    from .lib.config import PROJECT_ROOT
+    from dagster_project.spec.config import PROJECT_ROOT
 
     found = [p for p in (PROJECT_ROOT / "dbt" / "target").glob("*/run_results.json") if p.stat().st_mtime >= after]
     if not found:
@@ -273,13 +273,13 @@ ORDER = ["extract", "dbt start-up and parse", "dbt reference", "staging", "stand
 def bench_one(residents: int, seed: int, root: Path) -> dict:
     import dagster as dg
 
-    from .lib import export
-    from .lib.config import cached_project
-    from .lib.dbtgen import std_name
-    from .lib.mapping import cached_mappings
+    from dagster_project.readiness import export
+    from dagster_project.spec.config import cached_project
+    from dagster_project.mapping.dbtgen import std_name
+    from dagster_project.spec.mapping import cached_mappings
 
     city, sim_s, run_dir = _prepare_run(residents, seed, root, "run")
-    from .cli import run_job
+    from dagster_project.cli import run_job
 
     instance = dg.DagsterInstance.ephemeral()
     with MemorySampler() as mem:
@@ -412,7 +412,7 @@ def rehearsals(residents: int, seed: int, root: Path, n: int) -> dict:
     import dagster as dg
 
     city, _, run_dir = _prepare_run(residents, seed, root, "rehearsals")
-    from .cli import run_job
+    from dagster_project.cli import run_job
 
     instance = dg.DagsterInstance.ephemeral()
     runs = []

@@ -39,8 +39,8 @@ from typing import Annotated, NoReturn, Optional
 
 import typer
 
-from .lib import diskspace
-from .lib.warehouse import connect, default_legacy_dir, default_var_dir, default_warehouse_path
+from dagster_project.core import diskspace
+from dagster_project.core.warehouse import connect, default_legacy_dir, default_var_dir, default_warehouse_path
 
 TODAY_FORMS = "2026-12-07, 2026/12/07, 20261207, 2026年12月7日, 令和8年12月7日, R8.12.7"
 
@@ -56,10 +56,10 @@ def _mistake(message: str) -> NoReturn:
 
 def parse_today(value: Optional[str]) -> Optional[str]:
     """``--today`` in the forms people type, as an ISO date (what KIKAN_TODAY holds); else exit 2
-    naming the option and the forms (the readers of lib.decisions, the eras of seeds/eras.csv)."""
+    naming the option and the forms (the readers of spec.decisions, the eras of seeds/eras.csv)."""
     if value is None or not value.strip():
         return None
-    from .lib.decisions import DateError, parse_date
+    from dagster_project.spec.decisions import DateError, parse_date
 
     try:
         return parse_date(value.strip()).isoformat()
@@ -70,7 +70,7 @@ def parse_today(value: Optional[str]) -> Optional[str]:
 
 def system_ids() -> list[str]:
     """The current systems of mappings/city.yaml (a broken config is the user's to fix: exit 2)."""
-    from .lib.config import ConfigError, cached_project
+    from dagster_project.spec.config import ConfigError, cached_project
 
     try:
         return [s.id for s in cached_project().city.systems]
@@ -244,7 +244,7 @@ def _console(stream=None):
 def run_job(systems: list[str] | None = None, instance=None, quiet: bool = False, progress: bool | None = None) -> bool:
     """The main job (or the systems' subset of it), then the overview job, in process; True when
     nothing failed but gate blocks."""
-    from .definitions import defs
+    from dagster_project.definitions import defs
 
     import contextlib
     import uuid
@@ -274,7 +274,7 @@ def run_job(systems: list[str] | None = None, instance=None, quiet: bool = False
                                             run_id=run_id)
             # the overview follows every rehearsal, failed or not (the sensors do the same under the daemon),
             # and completes it: only a completed rehearsal counts (defs/readiness)
-            from .defs.readiness import REHEARSAL_RUN_TAG
+            from dagster_project.readiness.defs import REHEARSAL_RUN_TAG
 
             overview = defs.resolve_job_def("readiness_overview").execute_in_process(
                 instance=instance, raise_on_error=False, run_config=run_config, tags={REHEARSAL_RUN_TAG: result.run_id})
@@ -394,7 +394,7 @@ def report_failures(result, quiet: bool = False) -> tuple[list[str], list[str]]:
 def step_error_line(event) -> str:
     """One line for a failed step: the project's own message (a Failure's description, written to
     carry no value), or the error's class and its rule, never an exception's text."""
-    from .lib.dbt_failures import RULES, classify
+    from dagster_project.mapping.dbt_failures import RULES, classify
 
     ufd = event.event_specific_data.user_failure_data
     if ufd is not None and ufd.description:
@@ -414,8 +414,8 @@ def readiness_table():
     as a rich table; None when no gate was evaluated."""
     from rich.table import Table
 
-    from .defs.readiness import ReadinessResource, project
-    from .lib import gatelog
+    from dagster_project.readiness.defs import ReadinessResource, project
+    from dagster_project.readiness import gatelog
 
     r = ReadinessResource()
     if not (r.state_path / gatelog.HISTORY).exists():
@@ -438,7 +438,7 @@ def readiness_table():
 
 def readiness_summary() -> str:
     """The gate table and where the ICT office's pages, the workbooks and the exports are, as text."""
-    from .defs.readiness import CONFIG, ReadinessResource
+    from dagster_project.readiness.defs import CONFIG, ReadinessResource
 
     table = readiness_table()
     if table is None:
@@ -531,7 +531,7 @@ def _decisions_db(a) -> Path | None:
     """--db, else the default warehouse when there is one (the importer says when it checked nothing)."""
     if a.db is not None:
         if not a.db.exists():
-            from .lib.owner_import import ImportUserError
+            from dagster_project.reports.owner_import import ImportUserError
 
             raise ImportUserError(f"倉庫がありません: {a.db}")
         return a.db
@@ -541,13 +541,13 @@ def _decisions_db(a) -> Path | None:
 
 def _audit_dir() -> Path:
     """The readiness state folder, whose owners' audit log records every import."""
-    from .lib.gatelog import default_state_dir
+    from dagster_project.readiness.gatelog import default_state_dir
 
     return default_state_dir()
 
 
 def cmd_demo(a) -> int:
-    from .simulate.city import generate_city
+    from dagster_project.simulate.city import generate_city
 
     legacy = default_legacy_dir()
     manifest = legacy / "_truth" / "manifest.json"
@@ -603,9 +603,9 @@ def cmd_run(a) -> int:
 
 
 def cmd_generate(a) -> int:
-    from .lib.config import cached_project
-    from .lib.dbtgen import generate
-    from .lib.mapping import cached_mappings
+    from dagster_project.spec.config import cached_project
+    from dagster_project.mapping.dbtgen import generate
+    from dagster_project.spec.mapping import cached_mappings
 
     changed, _ = generate(cached_project(), cached_mappings())
     print(f"dbt models generated ({changed} file(s) changed)")
@@ -613,16 +613,16 @@ def cmd_generate(a) -> int:
 
 
 def cmd_gx_generate(a) -> int:
-    from .lib.gx_suites import write_suites
-    from .lib.mapping import cached_mappings
+    from dagster_project.conformance.gx_suites import write_suites
+    from dagster_project.spec.mapping import cached_mappings
 
     print(f"{write_suites(cached_mappings())} suite file(s) changed")
     return 0
 
 
 def cmd_import_catalog(a) -> int:
-    from .lib.catalog_import import import_catalog_xlsx
-    from .lib.config import PROJECT_ROOT, cached_project
+    from dagster_project.spec.catalog_import import import_catalog_xlsx
+    from dagster_project.spec.config import PROJECT_ROOT, cached_project
 
     out = a.out or PROJECT_ROOT / "seeds"
     counts = import_catalog_xlsx(cached_project(), a.xlsx, out)
@@ -631,8 +631,8 @@ def cmd_import_catalog(a) -> int:
 
 
 def cmd_export_catalog(a) -> int:
-    from .lib.catalog_import import export_catalog_xlsx
-    from .lib.config import cached_project
+    from dagster_project.spec.catalog_import import export_catalog_xlsx
+    from dagster_project.spec.config import cached_project
 
     export_catalog_xlsx(cached_project(), a.xlsx)
     print(f"wrote {a.xlsx}")
@@ -647,9 +647,9 @@ def cmd_export(a) -> int:
 
     import duckdb
 
-    from .defs.readiness import CONFIG, ReadinessResource, mappings, project
-    from .lib.export import PREVIEW_JA, gate_release, prune, write_package
-    from .lib.gatelog import LogCorrupted
+    from dagster_project.readiness.defs import CONFIG, ReadinessResource, mappings, project
+    from dagster_project.readiness.export import PREVIEW_JA, gate_release, prune, write_package
+    from dagster_project.readiness.gatelog import LogCorrupted
 
     ids = [s.id for s in project.city.systems]
     if a.system not in ids:
@@ -694,8 +694,8 @@ def cmd_export(a) -> int:
 
 def cmd_decisions_import(a) -> int:
     """0: every row taken; 1: some rows rejected (the others applied); 2: the file cannot be imported."""
-    from .lib.config import mappings_dir
-    from .lib.owner_import import ImportUserError, format_result, import_workbook
+    from dagster_project.spec.config import mappings_dir
+    from dagster_project.reports.owner_import import ImportUserError, format_result, import_workbook
 
     try:
         result = import_workbook(a.xlsx, mappings_dir(), _decisions_db(a), system=a.system, dry_run=a.dry_run,
@@ -709,8 +709,8 @@ def cmd_decisions_import(a) -> int:
 
 def cmd_decisions_inbox(a) -> int:
     """0: every workbook taken whole; 1: some file or row rejected; 2: no such folder."""
-    from .lib.config import mappings_dir
-    from .lib.owner_import import ImportUserError, format_result, import_inbox
+    from dagster_project.spec.config import mappings_dir
+    from dagster_project.reports.owner_import import ImportUserError, format_result, import_inbox
 
     inbox = a.dir or default_var_dir() / "inbox"
     if a.dir is None:
@@ -771,7 +771,7 @@ def _done(code: int) -> None:
 
 def _user_errors(fn):
     """Configuration mistakes found while working (a file, a line, a field named): exit 2."""
-    from .lib.config import ConfigError
+    from dagster_project.spec.config import ConfigError
 
     try:
         return fn()
@@ -817,7 +817,7 @@ _PASS = {"allow_extra_args": True, "ignore_unknown_options": True, "help_option_
              help="現行システムの模擬データ（市）を生成する（kikan simulate --help）。\n\n"
                   "The legacy-city simulator (kikan simulate --help).")
 def simulate_cmd(ctx: typer.Context) -> None:
-    from .simulate.city import main as sim_main
+    from dagster_project.simulate.city import main as sim_main
 
     _done(sim_main(list(ctx.args)))
 
@@ -826,7 +826,7 @@ def simulate_cmd(ctx: typer.Context) -> None:
              help="住民記録・税務のモデルをローカル Spark で作り DuckDB と比べる（kikan spark --help）。\n\n"
                   "The jumin and zeimu models on local Spark, compared with DuckDB (kikan spark --help).")
 def spark_cmd(ctx: typer.Context) -> None:
-    from .spark import main as spark_main
+    from dagster_project.spark import main as spark_main
 
     _run_dbt_tool(spark_main, ctx)
 
@@ -835,7 +835,7 @@ def spark_cmd(ctx: typer.Context) -> None:
              help="政令市規模のベンチマーク（kikan bench --help）。\n\n"
                   "The designated-city benchmark against the floor (kikan bench --help).")
 def bench_cmd(ctx: typer.Context) -> None:
-    from .bench import main as bench_main
+    from dagster_project.bench import main as bench_main
 
     _run_dbt_tool(bench_main, ctx)
 

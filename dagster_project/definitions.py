@@ -6,7 +6,12 @@ on two cores the extract steps gain little from processes anyway.
 
 import dagster as dg
 
-from dagster_project.defs import dbt, extract, quality, readiness, reference, reports
+from dagster_project.conformance import defs as conformance
+from dagster_project.conformance import reference
+from dagster_project.extract import defs as extract
+from dagster_project.mapping import defs as mapping
+from dagster_project.readiness import defs as readiness
+from dagster_project.reports import defs as reports
 
 # the main job: everything the embedded default builds, per system in dependency order
 migration_job = dg.define_asset_job(
@@ -50,10 +55,10 @@ def overview_after_failed_rehearsal(context: dg.RunFailureSensorContext):
 
 defs = dg.Definitions.merge(
     extract.defs,
-    dbt.defs,
+    mapping.defs,
     reports.defs,
     reference.defs,
-    quality.defs,
+    conformance.defs,
     readiness.defs,
     dg.Definitions(jobs=[migration_job], schedules=[daily_rehearsal],
                    sensors=[overview_after_rehearsal, overview_after_failed_rehearsal], executor=dg.in_process_executor),

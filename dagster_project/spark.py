@@ -27,7 +27,7 @@ import sys
 import time
 from pathlib import Path
 
-from .lib.warehouse import default_var_dir, default_warehouse_path
+from dagster_project.core.warehouse import default_var_dir, default_warehouse_path
 
 def spark_conf(work: Path) -> dict[str, str]:
     """The local session: absolute warehouse and metastore paths, quiet, no UI, loopback only."""
@@ -76,8 +76,8 @@ def _schemas(manifest: dict) -> dict[str, str]:
 def run(systems: list[str], warehouse: Path, work: Path, write_functions: bool = False) -> dict:
     import duckdb
 
-    from .lib import sqlcheck
-    from .lib.dbt_project import prepare
+    from dagster_project.mapping import sqlcheck
+    from dagster_project.mapping.dbt_project import prepare
 
     project = prepare()
     manifest = json.loads(Path(project.manifest_path).read_text(encoding="utf-8"))

@@ -45,7 +45,7 @@ def pytest_xdist_make_scheduler(config, log):
 
 @pytest.fixture(scope="session")
 def project():
-    from dagster_project.lib.config import load_project
+    from dagster_project.spec.config import load_project
 
     return load_project(ROOT / "mappings")
 
@@ -71,8 +71,8 @@ def run_city(legacy: Path, wh: Path, today: str):
 
 def city_resources(legacy: Path, wh: Path, today: str, owner_dir: Path | None = None) -> dict:
     from dagster_project.definitions import defs
-    from dagster_project.defs.readiness import ReadinessResource
-    from dagster_project.lib.extract_assets import WarehouseResource
+    from dagster_project.readiness.defs import ReadinessResource
+    from dagster_project.extract.assets import WarehouseResource
 
     return {**defs.resources,
             "warehouse": WarehouseResource(path=str(wh / "warehouse.duckdb"), legacy_dir=str(legacy),

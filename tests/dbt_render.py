@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import jinja2
 
-from dagster_project.lib import dbtgen
-from dagster_project.lib.config import PROJECT_ROOT
+from dagster_project.mapping import dbtgen
+from dagster_project.spec.config import PROJECT_ROOT
 
 
 class _Return(Exception):

@@ -1,4 +1,4 @@
-from .city import main
+from dagster_project.simulate.city import main
 import sys
 
 sys.exit(main())

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from ..lib.checkdigits import hojin_check_digit
-from .population import OTHER_PLACES, Population, rng_for
+from dagster_project.core.checkdigits import hojin_check_digit
+from dagster_project.simulate.population import OTHER_PLACES, Population, rng_for
 
 F = pl.col
 

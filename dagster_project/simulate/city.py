@@ -21,11 +21,11 @@ import time
 from pathlib import Path
 
 
-from ..lib.config import Project, load_project
-from .businesses import SYSTEM_BUILDERS, Ctx
-from .defects import DEFECT_COL, Planter, expand_targets, load_spec, plant_bytes, plant_logical, plant_population
-from .population import build_population
-from .render import Encoder, render_file, vendor_gaiji_table_rows
+from dagster_project.spec.config import Project, load_project
+from dagster_project.simulate.businesses import SYSTEM_BUILDERS, Ctx
+from dagster_project.simulate.defects import DEFECT_COL, Planter, expand_targets, load_spec, plant_bytes, plant_logical, plant_population
+from dagster_project.simulate.population import build_population
+from dagster_project.simulate.render import Encoder, render_file, vendor_gaiji_table_rows
 
 DEFAULT_AS_OF = dt.date(2026, 10, 1)
 TRUTH_DIR = "_truth"
@@ -134,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="rewrite mappings/<system>/gaiji.csv from the simulator's vendors and exit")
     a = ap.parse_args(argv)
     if a.write_vendor_tables:
-        from ..lib.config import mappings_dir
+        from dagster_project.spec.config import mappings_dir
         write_vendor_tables(mappings_dir())
         return 0
     t = time.perf_counter()

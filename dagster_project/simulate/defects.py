@@ -21,11 +21,11 @@ import numpy as np
 import polars as pl
 import yaml
 
-from ..lib.checkdigits import m11_check_digit
-from ..lib.textcodec import to_halfwidth_kana
-from ..lib.config import Layout
-from .population import Population, rng_for
-from .render import DATA, system_gaiji
+from dagster_project.core.checkdigits import m11_check_digit
+from dagster_project.core.textcodec import to_halfwidth_kana
+from dagster_project.spec.config import Layout
+from dagster_project.simulate.population import Population, rng_for
+from dagster_project.simulate.render import DATA, system_gaiji
 
 DEFECT_COL = "_defect"
 _GAIJI_BYTE = re.compile(rb"[\xf0-\xf9]")
@@ -50,8 +50,8 @@ def expand_targets(spec: dict, project, systems: list[str]) -> dict:
 
     The places come from the same data the pipeline reads; what is planted there, and where,
     is decided here and written to the manifest, which the pipeline never reads."""
-    from ..lib.mapping import load_mappings
-    from ..lib.references import checked_ids
+    from dagster_project.spec.mapping import load_mappings
+    from dagster_project.spec.references import checked_ids
 
     mappings = load_mappings(project)
     by_ref = {t.std.ref: t for t in mappings.tables}

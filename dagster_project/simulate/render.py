@@ -23,9 +23,9 @@ import numpy as np
 import polars as pl
 import yaml
 
-from ..lib.config import Layout, LayoutFile
-from ..lib.textcodec import to_halfwidth_kana, zoned_encode
-from ..lib.wareki import eras
+from dagster_project.spec.config import Layout, LayoutFile
+from dagster_project.core.textcodec import to_halfwidth_kana, zoned_encode
+from dagster_project.core.wareki import eras
 
 DATA = Path(__file__).parent / "data"
 

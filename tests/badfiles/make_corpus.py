@@ -96,7 +96,7 @@ def main(clean: Path, out: Path = HERE) -> None:
     }
     # 明治元年: 1 01 MMDD before and after the configured start of 明治 (koseki: 1868-10-23)
     birth_at = 0
-    from dagster_project.lib.config import cached_project
+    from dagster_project.spec.config import cached_project
 
     lay = cached_project().layouts["koseki"].file("kojin")
     for f in lay.fields:

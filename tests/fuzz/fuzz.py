@@ -17,12 +17,12 @@ from pathlib import Path
 
 import atheris
 
-with atheris.instrument_imports(include=["dagster_project.lib.extract", "dagster_project.lib.textcodec",
-                                         "dagster_project.lib.wareki", "dagster_project.lib.amounts"]):
-    import dagster_project.lib.amounts  # noqa: F401
-    import dagster_project.lib.extract  # noqa: F401
-    import dagster_project.lib.textcodec  # noqa: F401
-    import dagster_project.lib.wareki  # noqa: F401
+with atheris.instrument_imports(include=["dagster_project.extract.reader", "dagster_project.core.textcodec",
+                                         "dagster_project.core.wareki", "dagster_project.core.amounts"]):
+    import dagster_project.core.amounts  # noqa: F401
+    import dagster_project.extract.reader  # noqa: F401
+    import dagster_project.core.textcodec  # noqa: F401
+    import dagster_project.core.wareki  # noqa: F401
 
 from tests.fuzz import harness  # noqa: E402
 

@@ -88,7 +88,7 @@ class _Target:
 
 @lru_cache(maxsize=None)
 def _target(name: str) -> _Target:
-    from dagster_project.lib.config import cached_project
+    from dagster_project.spec.config import cached_project
 
     system, table = EXTRACT_TARGETS[name]
     project = cached_project()
@@ -210,7 +210,7 @@ _BUGS = ("internal error", "raw frame does not match its layout")
 
 
 def check_extract(name: str, data: bytes) -> None:
-    from dagster_project.lib.extract import ExtractError, extract_file, refused_extract
+    from dagster_project.extract.reader import ExtractError, extract_file, refused_extract
 
     t = _target(name)
     lf = t.lf
@@ -295,7 +295,7 @@ _HEX = re.compile(r"^(?:[0-9A-F]{2}(?: [0-9A-F]{2})*)?$")
 
 
 def _date(value: str, style: str, variant: int) -> None:
-    from dagster_project.lib.wareki import format_legacy_date, parse_legacy_date
+    from dagster_project.core.wareki import format_legacy_date, parse_legacy_date
 
     sentinels = _SENTINELS if variant & 1 else None
     meiji = _MEIJI_LATE if variant & 2 else None
@@ -321,8 +321,8 @@ AMOUNT_STATUSES = {"ok", "blank", "invalid", "overflow"}
 
 
 def _amount(value: str, zoned: bool) -> None:
-    from dagster_project.lib.amounts import BIGINT_MAX, BIGINT_MIN, parse_legacy_amount
-    from dagster_project.lib.textcodec import zoned_encode
+    from dagster_project.core.amounts import BIGINT_MAX, BIGINT_MIN, parse_legacy_amount
+    from dagster_project.core.textcodec import zoned_encode
 
     what = "zoned" if zoned else "amount"
     got = parse_legacy_amount(value, zoned)
@@ -343,7 +343,7 @@ def _amount(value: str, zoned: bool) -> None:
 
 
 def _kana(value: str) -> None:
-    from dagster_project.lib.textcodec import (_FULL_TO_HALF, has_halfwidth_kana, pua_to_sjis, sjis_to_pua,
+    from dagster_project.core.textcodec import (_FULL_TO_HALF, has_halfwidth_kana, pua_to_sjis, sjis_to_pua,
                                                to_fullwidth_kana, to_halfwidth_kana, undecodable_bytes_hex)
 
     full = to_fullwidth_kana(value)

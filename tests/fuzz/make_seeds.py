@@ -42,7 +42,7 @@ def _plant(rec: bytes, lf, values: dict[str, bytes]) -> bytes:
 
 
 def extract_seeds(clean: Path, name: str) -> dict[str, bytes]:
-    from dagster_project.lib.config import cached_project
+    from dagster_project.spec.config import cached_project
 
     system, table = EXTRACT_TARGETS[name]
     lf = cached_project().layouts[system].file(table)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from dagster_project.lib.config import cached_project
+from dagster_project.spec.config import cached_project
 from tests.fuzz import harness
 
 CASES = [(name, p) for name in harness.HARNESSES for p in harness.inputs(name)]
@@ -41,7 +41,7 @@ def test_the_independent_count():
 
 
 def test_the_oracles_can_fail(monkeypatch):
-    from dagster_project.lib import extract
+    from dagster_project.extract import reader as extract
 
     seed = (harness.CORPUS / "fixed_zoned" / "field_format").read_bytes()
     harness.check("fixed_zoned", seed)

@@ -15,9 +15,9 @@ import duckdb
 import pytest
 import yaml
 
-from dagster_project.lib.config import cached_project
-from dagster_project.lib.extract import ExtractError, count_records, extract_file, refused_extract
-from dagster_project.lib.textcodec import sjis_to_pua
+from dagster_project.spec.config import cached_project
+from dagster_project.extract.reader import ExtractError, count_records, extract_file, refused_extract
+from dagster_project.core.textcodec import sjis_to_pua
 
 CORPUS = Path(__file__).resolve().parents[1] / "badfiles"
 CASES = yaml.safe_load((CORPUS / "cases.yaml").read_text(encoding="utf-8"))
@@ -130,9 +130,9 @@ def test_a_refused_files_records_are_accounted_for_in_conservation(tmp_path, pro
 
     import dagster as dg
 
-    from dagster_project.lib.extract_assets import WarehouseResource, build_extract_assets
-    from dagster_project.lib.readiness import CriterionConfig, Ctx, GateConfig, ev_row_conservation
-    from dagster_project.lib.warehouse import connect
+    from dagster_project.extract.assets import WarehouseResource, build_extract_assets
+    from dagster_project.readiness.gate import CriterionConfig, Ctx, GateConfig, ev_row_conservation
+    from dagster_project.core.warehouse import connect
 
     legacy = tmp_path / "legacy"
     (legacy / "senkyo").mkdir(parents=True)

@@ -5,9 +5,9 @@ from collections import Counter
 
 import pytest
 
-from dagster_project.lib.charset import build_charset
-from dagster_project.lib.mapping import load_mappings
-from dagster_project.lib.textcodec import sjis_to_pua
+from dagster_project.conformance.charset import build_charset
+from dagster_project.spec.mapping import load_mappings
+from dagster_project.core.textcodec import sjis_to_pua
 
 pytestmark = pytest.mark.slow
 
@@ -172,7 +172,7 @@ def test_planted_halfwidth_kana_is_found_exactly(extracted_city, mappings, query
 def test_unidentified_gaiji_occurrences_are_found_exactly(extracted_city, mappings, query, project):
     """Every vendor 外字 the extract could not substitute and nobody has decided appears in the
     standard tables' non-conforming characters exactly as often as the simulator wrote it."""
-    from dagster_project.lib.gaiji_workflow import load_gaiji_decisions
+    from dagster_project.conformance.gaiji import load_gaiji_decisions
 
     db, manifest = extracted_city["db"], extracted_city["manifest"]
     decided = {(d.system, d.code) for d in load_gaiji_decisions(project)}

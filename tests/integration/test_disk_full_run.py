@@ -33,7 +33,7 @@ def small_var(tmp_path):
 
 
 def test_a_full_disk_is_said_first_and_nothing_half_written_is_visible(tmp_path, small_var):
-    from dagster_project.lib.export import verify_package
+    from dagster_project.readiness.export import verify_package
     from dagster_project.simulate.city import generate_city
 
     legacy = tmp_path / "legacy"
@@ -56,7 +56,7 @@ def test_a_full_disk_is_said_first_and_nothing_half_written_is_visible(tmp_path,
         raw = con.execute("select table_name from information_schema.tables where table_schema = 'raw'").fetchall()
     finally:
         con.close()
-    from dagster_project.lib.config import cached_project
+    from dagster_project.spec.config import cached_project
 
     project = cached_project()
     assert files, "some systems were extracted before the disk filled"

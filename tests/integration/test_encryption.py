@@ -10,7 +10,7 @@ refuses with a message that says so.
 import duckdb
 import pytest
 
-from dagster_project.lib import duck
+from dagster_project.core import duck
 from tests.conftest import run_city, succeeded_but_blocked
 
 KEY = "test-key-not-a-secret-0123456789"

@@ -8,7 +8,7 @@ import dagster as dg
 import pytest
 
 from dagster_project.definitions import defs
-from dagster_project.lib.extract_assets import WarehouseResource, raw_key
+from dagster_project.extract.assets import WarehouseResource, raw_key
 from tests.conftest import succeeded_but_blocked
 
 pytestmark = pytest.mark.slow
@@ -86,7 +86,7 @@ def test_gaiji_found_per_code_exactly(extracted_city, query):
 
 
 def test_identified_gaiji_leave_no_private_use_characters(extracted_city, project, query):
-    from dagster_project.lib.textcodec import sjis_to_pua
+    from dagster_project.core.textcodec import sjis_to_pua
 
     db = extracted_city["db"]
     for g in project.gaiji["jumin"]:

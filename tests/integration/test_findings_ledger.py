@@ -9,9 +9,9 @@ from collections import defaultdict
 
 import pytest
 
-from dagster_project.lib.mapping import load_mappings
-from dagster_project.lib.references import checked_ids
-from dagster_project.lib.rules import GX_LABELS
+from dagster_project.spec.mapping import load_mappings
+from dagster_project.spec.references import checked_ids
+from dagster_project.spec.rules import GX_LABELS
 
 pytestmark = pytest.mark.slow
 
@@ -64,7 +64,7 @@ def _quarantined_values(query, db, project, mt, field: str) -> set[str]:
 
 
 def expected_findings(manifest, mappings, project, query, db):
-    from dagster_project.lib.gaiji_workflow import load_gaiji_decisions
+    from dagster_project.conformance.gaiji import load_gaiji_decisions
 
     decided = {(d.system, d.code) for d in load_gaiji_decisions(project)}
     migrated = {(t.system, t.source.table, ri.lineage[0]) for t in mappings.tables for ri in t.items

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from dagster_project.lib.gx_suites import SUITES_DIR, validate_in_subprocess
+from dagster_project.conformance.gx_suites import SUITES_DIR, validate_in_subprocess
 
 pytestmark = pytest.mark.slow
 

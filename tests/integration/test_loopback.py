@@ -89,7 +89,7 @@ def test_dagster_ui_and_its_servers_listen_on_loopback_only(tmp_path):
         assert seen["gate"]["blocked"] == [] and seen["runs"]["blocked"] == [], seen
         gate = seen["gate"]["text"]
         assert "住民記録システムの移行可否判定" in gate, gate[:2000]
-        from dagster_project.lib.config import cached_project
+        from dagster_project.spec.config import cached_project
 
         assert cached_project().city.system("jumin").dagster_owner.split(":", 1)[1] in gate, gate[:2000]
         assert (shots / "dagster_gate.png").stat().st_size > 10_000

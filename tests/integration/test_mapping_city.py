@@ -7,9 +7,9 @@ from collections import Counter
 import pytest
 from openpyxl import load_workbook
 
-from dagster_project.lib.config import load_project
-from dagster_project.lib.gap_report import build_report
-from dagster_project.lib.mapping import load_mappings
+from dagster_project.spec.config import load_project
+from dagster_project.reports.gap_report import build_report
+from dagster_project.spec.mapping import load_mappings
 from tests.conftest import succeeded_but_blocked
 
 pytestmark = pytest.mark.slow

@@ -35,7 +35,7 @@ INT_MODEL = "int_jido_teate__jukyusha"
 
 def _dbt_copy(base: Path, warehouse: Path) -> Path:
     """The generated dbt project, copied, with the mapping of 対象児童数 a plain CAST; parsed."""
-    from dagster_project.lib.dbt_project import dbt_executable, prepare
+    from dagster_project.mapping.dbt_project import dbt_executable, prepare
 
     prepare()                                             # the generated models are current
     src = ROOT / "dbt"
@@ -73,8 +73,8 @@ def failed_rehearsal(extracted_city, tmp_path_factory):
     from dagster_dbt import DbtCliResource, DbtProject
 
     from dagster_project.definitions import defs
-    from dagster_project.defs.dbt import build_mapping_stage, mapping_stage
-    from dagster_project.lib.dbt_project import dbt_executable
+    from dagster_project.mapping.defs import build_mapping_stage, mapping_stage
+    from dagster_project.mapping.dbt_project import dbt_executable
 
     import time
 
@@ -112,7 +112,7 @@ def failed_rehearsal(extracted_city, tmp_path_factory):
 
 
 def _history(wh: Path, system: str) -> list[dict]:
-    from dagster_project.lib.gatelog import read_history
+    from dagster_project.readiness.gatelog import read_history
 
     return read_history(wh / "readiness", system)
 

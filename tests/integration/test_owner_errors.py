@@ -24,16 +24,16 @@ def owner(tmp_path):
 
 
 def _evaluate(city, owner, system):
-    from dagster_project.lib.config import load_project
-    from dagster_project.lib.readiness import evaluate, load_readiness
+    from dagster_project.spec.config import load_project
+    from dagster_project.readiness.gate import evaluate, load_readiness
 
     gate = load_readiness(ROOT / "mappings").gate
     return evaluate(load_project(owner), city["db"], system, owner, dt.date(2026, 12, 7), [], gate)
 
 
 def test_a_typo_in_one_systems_decisions_fails_only_its_gate(extracted_city, owner, tmp_path):
-    from dagster_project.lib.config import load_project
-    from dagster_project.lib.gap_report import build_report
+    from dagster_project.spec.config import load_project
+    from dagster_project.reports.gap_report import build_report
 
     (owner / SYS / "gap_decisions.yaml").write_text(
         "system: kokuho\ndecisions:\n  - gap_id: 'kokuho:hihokensha.shimei:legacy_only'\n    decision: 対応不要\n"
@@ -52,10 +52,10 @@ def test_a_typo_in_one_systems_decisions_fails_only_its_gate(extracted_city, own
 
 
 def test_the_runs_workbook_comes_back_through_the_importer(extracted_city, owner, tmp_path):
-    from dagster_project.lib import owner_sheets as S
-    from dagster_project.lib.config import load_project
-    from dagster_project.lib.owner_import import import_workbook
-    from dagster_project.lib.owner_workbook import collect, write_xlsx
+    from dagster_project.reports import owner_sheets as S
+    from dagster_project.spec.config import load_project
+    from dagster_project.reports.owner_import import import_workbook
+    from dagster_project.reports.owner_workbook import collect, write_xlsx
 
     db = extracted_city["db"]
     before = next(c for c in _evaluate(extracted_city, owner, SYS).criteria if c.id == "gaps_decided").value

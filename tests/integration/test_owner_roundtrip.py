@@ -10,9 +10,9 @@ import shutil
 import pytest
 from openpyxl import load_workbook
 
-from dagster_project.lib import owner_sheets as S
-from dagster_project.lib.owner_import import import_workbook
-from dagster_project.lib.readiness import evaluate, load_readiness
+from dagster_project.reports import owner_sheets as S
+from dagster_project.reports.owner_import import import_workbook
+from dagster_project.readiness.gate import evaluate, load_readiness
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.slow

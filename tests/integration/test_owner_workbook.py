@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from dagster_project.lib import owner_sheets as S
+from dagster_project.reports import owner_sheets as S
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.slow
@@ -85,7 +85,7 @@ def test_the_decision_columns_have_their_lists_and_the_sheets_print(extracted_ci
 
 
 def test_the_gaiji_sheet_shows_glyphs_and_keeps_decided_characters(extracted_city):
-    from dagster_project.lib.glyphs import font_path
+    from dagster_project.conformance.glyphs import font_path
 
     wb = load_workbook(workbook(extracted_city, "jumin"))
     ws = wb[S.GAIJI.name]

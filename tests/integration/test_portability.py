@@ -3,7 +3,7 @@ with sqlglot, and whatever DuckDB-only function it calls comes from a dispatched
 
 import pytest
 
-from dagster_project.lib import sqlcheck
+from dagster_project.mapping import sqlcheck
 
 
 @pytest.fixture(scope="module")

@@ -76,13 +76,13 @@ def _rehearse(city, systems, today, with_exports=True):
 
 
 def _history(city, system):
-    from dagster_project.lib.gatelog import read_history
+    from dagster_project.readiness.gatelog import read_history
 
     return read_history(city["wh"] / "readiness", system)
 
 
 def _log(city):
-    from dagster_project.lib.gatelog import read_log
+    from dagster_project.readiness.gatelog import read_log
 
     return read_log(city["wh"] / "readiness")
 
@@ -179,7 +179,7 @@ def test_every_released_package_is_a_valid_data_package(gated):
 
 
 def test_no_go_blocks_the_export_and_go_package_verifies(gated):
-    from dagster_project.lib.export import verify_package
+    from dagster_project.readiness.export import verify_package
 
     last = gated["runs"][-1]
     # the block is the gate doing its job: a successful run, the NO-GO package not materialized and its
@@ -217,7 +217,7 @@ def test_no_go_blocks_the_export_and_go_package_verifies(gated):
 
 
 def test_decision_log_is_append_only_and_survives_reruns(gated):
-    from dagster_project.lib.gatelog import LogCorrupted, read_log
+    from dagster_project.readiness.gatelog import LogCorrupted, read_log
 
     path = gated["wh"] / "readiness" / "decision_log.jsonl"
     before = path.read_bytes()
@@ -247,7 +247,7 @@ def test_decision_log_is_append_only_and_survives_reruns(gated):
 
 
 def test_a_torn_last_line_is_set_aside_not_merged(tmp_path):
-    from dagster_project.lib import gatelog
+    from dagster_project.readiness import gatelog
 
     e = gatelog.append_decision(tmp_path, {"system": "x", "as_of": "2026-12-05", "decision": "GO"})
     with (tmp_path / gatelog.LOG).open("ab") as fh:
@@ -266,7 +266,7 @@ def test_overview_shows_every_system_without_personal_data(gated, query):
                          resources=city_resources(gated["legacy"], gated["wh"], "2026-12-07", gated["owner"]))
     assert res.success
     page = (gated["wh"] / "reports" / "readiness_overview.html").read_text(encoding="utf-8")
-    from dagster_project.lib.config import cached_project
+    from dagster_project.spec.config import cached_project
 
     for s in cached_project().city.systems:
         assert f'data-system="{s.id}"' in page

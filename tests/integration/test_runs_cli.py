@@ -24,8 +24,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from dagster_project.lib import gatelog
-from dagster_project.lib.export import verify_package
+from dagster_project.readiness import gatelog
+from dagster_project.readiness.export import verify_package
 
 TODAY = "2026-12-07"
 VOLATILE = {("meta", "extract_files", "extracted_at")}   # when it ran, not what it holds
@@ -38,7 +38,7 @@ CANARY_ADDRESS = "大阪府堺市北区金糸雀町９丁目９９番９号"
 
 
 def canary_number() -> str:
-    from dagster_project.lib.checkdigits import mynumber_check_digit
+    from dagster_project.core.checkdigits import mynumber_check_digit
 
     base = "97531864202"
     return base + str(mynumber_check_digit(base))

@@ -19,8 +19,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from dagster_project.lib.mapping import cached_mappings
-from dagster_project.lib.sqlnames import std_name
+from dagster_project.spec.mapping import cached_mappings
+from dagster_project.core.names import std_name
 
 pytestmark = pytest.mark.slow
 
@@ -32,7 +32,7 @@ DUCK_TYPE = {"string": "VARCHAR", "integer": "BIGINT", "date": "DATE", "boolean"
 
 @pytest.fixture(scope="module")
 def packages(extracted_city, tmp_path_factory, project):
-    from dagster_project.lib.export import write_package
+    from dagster_project.readiness.export import write_package
 
     out = tmp_path_factory.mktemp("vendor")
     by = {}
@@ -55,7 +55,7 @@ def _descriptor(pkg: Path) -> dict:
 
 
 def test_every_package_verifies_and_validates_but_for_the_key_violations(extracted_city, packages, reports, query):
-    from dagster_project.lib.export import verify_package
+    from dagster_project.readiness.export import verify_package
 
     db = extracted_city["db"]
     by_name = {std_name(t): t for t in cached_mappings().tables}
@@ -102,7 +102,7 @@ def test_every_package_verifies_and_validates_but_for_the_key_violations(extract
 def test_conversion_flags_are_the_ledgers_and_name_the_planted_records(extracted_city, packages, query):
     import csv
 
-    from dagster_project.lib.datapackage import reason_kinds
+    from dagster_project.readiness.datapackage import reason_kinds
 
     db = extracted_city["db"]
     tables = {std_name(t): t for t in cached_mappings().tables}
@@ -226,8 +226,8 @@ def test_cli_export_unknown_id_lists_the_known_ones(cli_env, capsys, project):
 def test_cli_export_of_a_system_the_gate_holds_back_exits_2_and_preview_writes_a_参考_package(
         cli_env, extracted_city, capsys):
     from dagster_project.cli import main
-    from dagster_project.lib import gatelog
-    from dagster_project.lib.export import verify_package
+    from dagster_project.readiness import gatelog
+    from dagster_project.readiness.export import verify_package
 
     hist = gatelog.read_history(extracted_city["wh"] / "readiness", "jumin")[-1]
     assert hist["status"] == "NO-GO"

@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from dagster_project.lib import atomic
+from dagster_project.core import atomic
 
 
 def _site(folder, pages: int, tag: str) -> None:
@@ -87,10 +87,10 @@ def test_data_docs_are_swapped_in_whole_by_the_gx_check(tmp_path, monkeypatch):
     site, whole, where the ICT office opens it."""
     import dagster as dg
 
-    from dagster_project.defs import quality
-    from dagster_project.lib import gx_docs
-    from dagster_project.lib.sqlnames import std_name
-    from dagster_project.lib.extract_assets import WarehouseResource
+    from dagster_project.conformance import defs as quality
+    from dagster_project.conformance import gx_docs
+    from dagster_project.core.names import std_name
+    from dagster_project.extract.assets import WarehouseResource
 
     names = [std_name(t) for t in quality.TABLES]
     wh = WarehouseResource(path=str(tmp_path / "warehouse.duckdb"), reports_dir=str(tmp_path / "reports"))

@@ -5,9 +5,9 @@ import filecmp
 import pytest
 from openpyxl import Workbook
 
-from dagster_project.lib.catalog_import import export_catalog_xlsx, import_catalog_xlsx
-from dagster_project.lib.config import ConfigError
-from dagster_project.lib.mapping import SEEDS, load_catalog
+from dagster_project.spec.catalog_import import export_catalog_xlsx, import_catalog_xlsx
+from dagster_project.spec.config import ConfigError
+from dagster_project.spec.mapping import SEEDS, load_catalog
 
 
 def test_export_then_import_gives_the_same_seeds(project, tmp_path):

@@ -4,7 +4,7 @@ import pytest
 from stdnum.jp import cn as stdnum_cn
 from stdnum.jp import in_ as stdnum_in
 
-from dagster_project.lib import checkdigits as cd
+from dagster_project.core import checkdigits as cd
 
 
 def test_worked_examples_from_domain_md():

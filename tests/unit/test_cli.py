@@ -180,7 +180,7 @@ def test_a_gate_block_counts_as_a_failed_check_or_the_older_step_failure(capsys)
 
 
 def test_the_gate_check_name_is_the_export_assets():
-    from dagster_project.defs.readiness import BLOCKED_BY_GATE, GATE_EXPORT_CHECK
+    from dagster_project.readiness.defs import BLOCKED_BY_GATE, GATE_EXPORT_CHECK
 
     assert cli.GATE_EXPORT_CHECK == GATE_EXPORT_CHECK
     old = SimpleNamespace(success=False, all_events=[_step_failure("exports__package_kaigo", "判定", {BLOCKED_BY_GATE: 1})])

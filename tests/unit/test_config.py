@@ -2,7 +2,7 @@ import shutil
 
 import pytest
 
-from dagster_project.lib.config import ConfigError, load_project
+from dagster_project.spec.config import ConfigError, load_project
 
 
 def test_default_city_loads(project):

@@ -33,15 +33,15 @@ NINTEI = [
 
 
 def _tables():
-    from dagster_project.lib.mapping import cached_mappings
+    from dagster_project.spec.mapping import cached_mappings
 
     return cached_mappings().for_system(SYSTEM)
 
 
 @pytest.fixture(scope="module")
 def tiny_wh(tmp_path_factory) -> Path:
-    from dagster_project.lib.dbtgen import SQL_TYPE
-    from dagster_project.lib.sqlnames import std_name
+    from dagster_project.mapping.dbtgen import SQL_TYPE
+    from dagster_project.core.names import std_name
 
     db = tmp_path_factory.mktemp("tinywh") / "warehouse.duckdb"
     con = duckdb.connect(str(db))
@@ -57,7 +57,7 @@ def tiny_wh(tmp_path_factory) -> Path:
 
 
 def _write(db: Path, out: Path, package_id: str, preview: bool = False, status: str = "GO") -> Path:
-    from dagster_project.lib.export import write_package
+    from dagster_project.readiness.export import write_package
 
     m = write_package(db, SYSTEM, _tables(), out, package_id, {"status": status, "decision_id": None},
                       preview=preview)
@@ -72,7 +72,7 @@ def _errors(report) -> list[tuple[str, str, int | None, str | None]]:
 def test_package_validates_with_its_rows_and_flags(tiny_wh, tmp_path):
     from frictionless import validate
 
-    from dagster_project.lib.export import verify_package
+    from dagster_project.readiness.export import verify_package
 
     pkg = _write(tiny_wh, tmp_path, "P20261207000000-unit")
     report = validate(str(pkg / "datapackage.json"))
@@ -137,7 +137,7 @@ def test_parquet_columns_carry_the_catalog_descriptions(tiny_wh, tmp_path):
 
 
 def test_verify_names_a_changed_descriptor_and_a_foreign_parquet(tiny_wh, tmp_path):
-    from dagster_project.lib.export import verify_package
+    from dagster_project.readiness.export import verify_package
 
     pkg = _write(tiny_wh, tmp_path, "P20261207000003-unit")
     d = pkg / "datapackage.json"
@@ -172,7 +172,7 @@ def test_an_enum_violation_fails_validation_naming_the_field(tiny_wh, tmp_path):
 
 
 def test_preview_is_marked_and_never_latest_and_pruned_apart(tiny_wh, tmp_path):
-    from dagster_project.lib.export import PREVIEW_SUFFIX, prune, verify_package
+    from dagster_project.readiness.export import PREVIEW_SUFFIX, prune, verify_package
 
     rel = _write(tiny_wh, tmp_path, "P20261207000010-unit")
     assert (tmp_path / SYSTEM / "LATEST").read_text(encoding="utf-8").strip() == rel.name
@@ -191,8 +191,8 @@ def test_preview_is_marked_and_never_latest_and_pruned_apart(tiny_wh, tmp_path):
 
 def test_nulled_flags_are_the_standard_layers():
     """conversion_flags says which flags emptied the value; that list must be dbtgen's."""
-    from dagster_project.lib.datapackage import NULLED
-    from dagster_project.lib.dbtgen import int_sql
+    from dagster_project.readiness.datapackage import NULLED
+    from dagster_project.mapping.dbtgen import int_sql
 
     sql = int_sql(_tables()[1])
     assert "in (" + ", ".join(f"'{k}'" for k in NULLED) + ") then null" in sql
@@ -213,7 +213,7 @@ def _row(status: str, criteria: list[dict]) -> dict:
 
 
 def test_gate_release_rule(tmp_path):
-    from dagster_project.lib.export import gate_release
+    from dagster_project.readiness.export import gate_release
 
     none = gate_release(_state(tmp_path / "a", []), SYSTEM, "介護保険システム", ["GO", "CONDITIONAL"])
     assert not none.allowed and not none.blocked_by_gate and "未評価" in none.message_ja

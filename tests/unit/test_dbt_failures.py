@@ -10,7 +10,7 @@ import sys
 import duckdb
 import pytest
 
-from dagster_project.lib.dbt_failures import (
+from dagster_project.mapping.dbt_failures import (
     NodeFailure, RedactedStdout, classify, failures_of, read_failures, record_failures, redact_invocation,
     redact_line, redact_run_results)
 

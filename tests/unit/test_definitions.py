@@ -107,7 +107,7 @@ def test_every_asset_is_owned_by_its_shokanka_and_described_in_japanese(project)
     ("owner_team: gakumu", "owner_team: 学務課"),                              # not ASCII
 ])
 def test_owner_teams_are_one_per_shokanka_and_ascii(tmp_path, old, new):
-    from dagster_project.lib.config import ConfigError, load_project
+    from dagster_project.spec.config import ConfigError, load_project
 
     mappings = tmp_path / "mappings"
     shutil.copytree(Path(__file__).parents[2] / "mappings", mappings)
@@ -134,9 +134,9 @@ def _history_row(system: str, status: str) -> dict:
 
 def _export_alone(tmp_path, system: str):
     """Materialize one system's export asset alone, in process, on the gate records in tmp_path."""
-    from dagster_project.defs import readiness
-    from dagster_project.defs.readiness import ReadinessResource
-    from dagster_project.lib.extract_assets import WarehouseResource
+    from dagster_project.readiness import defs as readiness
+    from dagster_project.readiness.defs import ReadinessResource
+    from dagster_project.extract.assets import WarehouseResource
 
     key = dg.AssetKey(["exports", f"package_{system}"])
     export = next(a for a in readiness.assets if key in a.keys)
@@ -150,8 +150,8 @@ def _export_alone(tmp_path, system: str):
 def test_a_blocked_export_is_a_successful_run_with_a_failed_check(tmp_path):
     """A NO-GO gate blocks the package: the run succeeds, nothing is written or materialized, and the
     check gate_allows_export fails as a warning with the reason (kikan run counts blocks by it)."""
-    from dagster_project.defs.readiness import GATE_EXPORT_CHECK
-    from dagster_project.lib import gatelog
+    from dagster_project.readiness.defs import GATE_EXPORT_CHECK
+    from dagster_project.readiness import gatelog
     from tests.conftest import blocked_exports, succeeded_but_blocked
 
     gatelog.append_history(tmp_path / "readiness", _history_row("kaigo", "NO-GO"))

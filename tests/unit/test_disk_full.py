@@ -21,8 +21,8 @@ import duckdb
 import polars as pl
 import pytest
 
-from dagster_project.lib import diskspace
-from dagster_project.lib.diskspace import DiskFull
+from dagster_project.core import diskspace
+from dagster_project.core.diskspace import DiskFull
 
 
 def _legacy(tmp_path: Path, size: int = 4 * 2**20) -> Path:
@@ -86,7 +86,7 @@ class _CommitFailsFull:
 
 
 def _extract(system: str, rows: int):
-    from dagster_project.lib.extract import GAIJI_USAGE_SCHEMA, QUARANTINE_SCHEMA, FileExtract
+    from dagster_project.extract.reader import GAIJI_USAGE_SCHEMA, QUARANTINE_SCHEMA, FileExtract
 
     frame = pl.DataFrame({"_record_no": list(range(1, rows + 1)),
                           "name": [uuid.uuid4().hex * 4 for _ in range(rows)]})
@@ -96,7 +96,7 @@ def _extract(system: str, rows: int):
 
 
 def test_a_failed_commit_is_a_full_disk_not_cannot_rollback(tmp_path, monkeypatch):
-    from dagster_project.lib import warehouse
+    from dagster_project.core import warehouse
 
     db = tmp_path / "w.duckdb"
     real = warehouse.open_warehouse
@@ -116,7 +116,7 @@ def test_a_failed_commit_is_a_full_disk_not_cannot_rollback(tmp_path, monkeypatc
 def test_the_commits_own_error_is_not_masked_by_the_rollback(tmp_path, monkeypatch):
     """Any failed commit (here not a full disk): the error raised is the commit's, not the
     rollback's "cannot rollback - no transaction is active"."""
-    from dagster_project.lib import warehouse
+    from dagster_project.core import warehouse
 
     class CommitFails(_CommitFailsFull):
         def execute(self, sql, *args):
@@ -202,7 +202,7 @@ def _fill(folder: Path) -> Path:
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="mounting a tmpfs needs root")
 def test_tmpfs_extraction_on_a_full_disk_is_said_and_leaves_nothing(tmp_path, monkeypatch):
-    from dagster_project.lib import warehouse
+    from dagster_project.core import warehouse
 
     monkeypatch.setenv("KIKAN_LEGACY_DIR", str(_legacy(tmp_path, 1024)))
     with tmpfs(tmp_path / "small", "3m") as small:
@@ -225,7 +225,7 @@ def test_tmpfs_extraction_on_a_full_disk_is_said_and_leaves_nothing(tmp_path, mo
 def test_tmpfs_a_checkpoint_that_cannot_be_written_is_an_error(tmp_path, monkeypatch):
     """Small commits sit in the write-ahead log; the disk fills; closing the connection used to
     checkpoint silently into nothing. Now the close raises, and the committed rows are not lost."""
-    from dagster_project.lib import warehouse
+    from dagster_project.core import warehouse
 
     monkeypatch.setenv("KIKAN_LEGACY_DIR", str(_legacy(tmp_path, 1024)))
     with tmpfs(tmp_path / "small", "4m") as small:

@@ -3,8 +3,8 @@ records in the file always equal raw rows + quarantined rows."""
 
 import pytest
 
-from dagster_project.lib.extract import ExtractError, count_records, extract_file
-from dagster_project.lib.textcodec import sjis_to_pua
+from dagster_project.extract.reader import ExtractError, count_records, extract_file
+from dagster_project.core.textcodec import sjis_to_pua
 
 # --- fixed width: 障害福祉 SHOGAI_TECHO.DAT, 80 bytes a record, CRLF -----------------------
 
@@ -231,7 +231,7 @@ def test_count_records_rules():
 # --- a file refused as a whole: its records are counted from its bytes, as refused ---------------
 
 def test_a_refused_files_records_are_counted_from_its_bytes(tmp_path, inkan):
-    from dagster_project.lib.extract import refused_extract
+    from dagster_project.extract.reader import refused_extract
 
     lay, lf, g = inkan
     rows = [HEADER, "00000001,0001234567,4300401,0000000,1", "00000002,0001234568,4300401,0000000,1",
@@ -314,7 +314,7 @@ def test_a_lone_last_quote_balanced_by_a_stray_quote_is_a_csv_syntax_error(tmp_p
 # --- declared lengths (CSV): `_overlong` names the fields longer than the layout's CP932 bytes --
 
 def test_raw_frames_share_the_bookkeeping_columns(tmp_path, shogai, inkan, project):
-    from dagster_project.lib.extract import refused_extract
+    from dagster_project.extract.reader import refused_extract
 
     fixed = run(tmp_path, techo(1) + b"\r\n", *shogai)
     assert fixed.frame.columns[-3:] == ["_record_no", "_byte_offset", "_overlong"]
@@ -332,7 +332,7 @@ def test_cp932_len_is_the_codec_length_of_every_character():
     as the bytes it came from."""
     import polars as pl
 
-    from dagster_project.lib.extract import cp932_len
+    from dagster_project.extract.reader import cp932_len
 
     chars = {}
     for b in range(0x100):
@@ -453,7 +453,7 @@ def test_overlong_fields_are_named_per_row(tmp_path, kojin, how, clean_rows):
 def test_which_rows_take_the_per_row_path(kojin):
     """The slow (csv module) path is taken by lines neither plain nor quoted on every field;
     外字 lines are plain text to polars."""
-    from dagster_project.lib import extract
+    from dagster_project.extract import reader as extract
 
     lay, lf, _ = kojin
     seen = []
@@ -526,7 +526,7 @@ def test_an_unreadable_file_is_refused(tmp_path, inkan, monkeypatch):
 def test_a_refused_non_file_gets_its_stand_in_without_raising(tmp_path, inkan):
     import os
 
-    from dagster_project.lib.extract import refused_extract
+    from dagster_project.extract.reader import refused_extract
 
     lay, lf, g = inkan
     os.mkfifo(tmp_path / "fifo")

@@ -2,8 +2,8 @@ import shutil
 
 import pytest
 
-from dagster_project.lib.config import ConfigError, load_project
-from dagster_project.lib.gaiji_workflow import load_gaiji_decisions
+from dagster_project.spec.config import ConfigError, load_project
+from dagster_project.conformance.gaiji import load_gaiji_decisions
 
 HEADER = "system,code,decision,character,rule,decided_by,decided_on,note\n"
 

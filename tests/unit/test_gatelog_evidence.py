@@ -9,8 +9,8 @@ import types
 
 import pytest
 
-from dagster_project.lib import gatelog
-from dagster_project.lib.gatelog import LogCorrupted
+from dagster_project.readiness import gatelog
+from dagster_project.readiness.gatelog import LogCorrupted
 
 
 def _decide(state, n: int) -> list[dict]:
@@ -156,7 +156,7 @@ def _row(state, rehearsal: str, passed: bool, system: str = "nenkin", failing: i
 
 
 def test_only_completed_rehearsals_count_toward_consecutive_passes(tmp_path):
-    from dagster_project.lib.readiness import consecutive_passes
+    from dagster_project.readiness.gate import consecutive_passes
 
     _row(tmp_path, "R1", True)
     _row(tmp_path, "R2", False, failing=3)    # killed half-way: tables missing, so it "failed"
@@ -181,7 +181,7 @@ def test_only_completed_rehearsals_count_toward_consecutive_passes(tmp_path):
 
 
 def test_rows_written_before_completion_existed_still_count(tmp_path):
-    from dagster_project.lib.readiness import consecutive_passes
+    from dagster_project.readiness.gate import consecutive_passes
 
     (tmp_path / gatelog.HISTORY).write_text("".join(json.dumps(
         {"system": "nenkin", "rehearsal_id": r, "run_id": r, "data_passed": True}) + "\n" for r in ("A", "B")),
@@ -193,8 +193,8 @@ def test_rows_written_before_completion_existed_still_count(tmp_path):
 def test_the_overview_lists_an_aborted_rehearsal_apart_and_leaves_it_out_of_the_trend(tmp_path, project):
     import datetime as dt
 
-    from dagster_project.lib.overview import render, system_states, trend_data
-    from dagster_project.lib.readiness import load_readiness
+    from dagster_project.reports.overview import render, system_states, trend_data
+    from dagster_project.readiness.gate import load_readiness
 
     _row(tmp_path, "R1", True, failing=0)
     _row(tmp_path, "R2", False, failing=7)
@@ -225,8 +225,8 @@ def test_the_overview_completes_only_a_run_that_went_through_its_steps(tmp_path)
     import dagster as dg
     from dagster._core.storage.tags import RUN_FAILURE_REASON_TAG
 
-    from dagster_project.defs.readiness import REHEARSAL_RUN_TAG, RUN_FAILURE_REASON_TAG as ours
-    from dagster_project.defs.readiness import complete_rehearsals
+    from dagster_project.readiness.defs import REHEARSAL_RUN_TAG, RUN_FAILURE_REASON_TAG as ours
+    from dagster_project.readiness.defs import complete_rehearsals
 
     assert ours == RUN_FAILURE_REASON_TAG, "Dagster renamed its failure-reason tag: update defs/readiness"
     runs = {

@@ -8,8 +8,8 @@ import shutil
 
 import pytest
 
-from dagster_project.lib import glyphs
-from dagster_project.lib.charset import mojidata_path
+from dagster_project.conformance import glyphs
+from dagster_project.conformance.charset import mojidata_path
 
 KATSU = "葛"
 KATSU_HI = KATSU + "\U000E0102"    # MJ022335 (ヒ in the lower part), Moji_Joho IVS

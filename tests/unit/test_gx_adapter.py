@@ -8,9 +8,9 @@ import json
 import pytest
 import sqlalchemy as sa
 
-from dagster_project.lib import gx_duckdb
-from dagster_project.lib.gx_suites import SUITES_DIR, render_suites
-from dagster_project.lib.mapping import load_mappings
+from dagster_project.conformance import gx_duckdb
+from dagster_project.conformance.gx_suites import SUITES_DIR, render_suites
+from dagster_project.spec.mapping import load_mappings
 
 
 def test_the_adapter_finds_the_gx_internals_it_needs():
@@ -106,7 +106,7 @@ def test_a_brace_in_the_charset_query_fails_here(project):
     and the generator refuses it before a suite is written."""
     from great_expectations.expectations.metrics.query_metric_provider import UnsubstitutableQueryBraceError
 
-    from dagster_project.lib.gx_suites import _gx_query
+    from dagster_project.conformance.gx_suites import _gx_query
 
     (suite, _), query = next(iter(_charset_queries(project).items()))
     old = query.replace("'[\U000E0100-\U000E01EF]'", "'[\\x{E0100}-\\x{E01EF}]'")
@@ -120,7 +120,7 @@ def test_a_brace_in_the_charset_query_fails_here(project):
 def test_split_chars_keeps_a_selector_with_its_base_and_uses_string_split_without_one():
     import duckdb
 
-    from dagster_project.lib.charsql import IVS_CLASS, split_chars_sql
+    from dagster_project.conformance.charsql import IVS_CLASS, split_chars_sql
 
     sql = split_chars_sql("x")
     assert "{" not in sql and "}" not in sql
@@ -137,8 +137,8 @@ def test_split_chars_keeps_a_selector_with_its_base_and_uses_string_split_withou
 def test_the_dbt_macro_renders_the_same_split():
     import jinja2
 
-    from dagster_project.lib.charsql import split_chars_sql
-    from dagster_project.lib.dbtgen import split_chars_macro
+    from dagster_project.conformance.charsql import split_chars_sql
+    from dagster_project.mapping.dbtgen import split_chars_macro
 
     env = jinja2.Environment(extensions=["jinja2.ext.do"])
     out = env.from_string(split_chars_macro() + "{{ default__split_chars('d.v') }}").render()
@@ -161,7 +161,7 @@ def test_summary_tells_raised_from_failed():
 
     from great_expectations.validator.exception_info import ExceptionInfo
 
-    from dagster_project.lib.gx_suites import summarize
+    from dagster_project.conformance.gx_suites import summarize
 
     tb = ("Traceback (most recent call last):\n  ...\ngreat_expectations.expectations.metrics.query_metric_provider."
           "UnsubstitutableQueryBraceError: `E0100` is not a placeholder ... 山田太郎\n")
@@ -192,7 +192,7 @@ def test_summary_tells_raised_from_failed():
 def test_a_raised_expectation_fails_the_check_as_not_evaluated(tmp_path):
     import dagster as dg
 
-    from dagster_project.defs.quality import check_result
+    from dagster_project.conformance.defs import check_result
 
     raised = {"id": "x", "rule": "行政事務標準文字にない文字", "type": "unexpected_rows_expectation", "item": "氏名",
               "item_id": "0101003", "columns": ["shimei"], "exception": ["MetricResolutionError"]}

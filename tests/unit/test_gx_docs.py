@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 import re
 
-from dagster_project.lib import gx_docs
-from dagster_project.lib.gx_suites import SUITES_DIR
+from dagster_project.conformance import gx_docs
+from dagster_project.conformance.gx_suites import SUITES_DIR
 
 
 def _suite(name):

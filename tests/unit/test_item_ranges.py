@@ -12,10 +12,10 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from dagster_project.lib import dbtgen
-from dagster_project.lib.config import ConfigError
-from dagster_project.lib.mapping import SEEDS, cached_mappings
-from dagster_project.lib.ranges import ItemRange, load_item_ranges
+from dagster_project.mapping import dbtgen
+from dagster_project.spec.config import ConfigError
+from dagster_project.spec.mapping import SEEDS, cached_mappings
+from dagster_project.spec.ranges import ItemRange, load_item_ranges
 from tests.dbt_render import render
 
 

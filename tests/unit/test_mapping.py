@@ -4,9 +4,9 @@ import shutil
 
 import pytest
 
-from dagster_project.lib.config import ConfigError, load_project
-from dagster_project.lib.decisions import DecisionFile, GapDecision, load_decisions, reconcile
-from dagster_project.lib.mapping import load_catalog, load_mappings
+from dagster_project.spec.config import ConfigError, load_project
+from dagster_project.spec.decisions import DecisionFile, GapDecision, load_decisions, reconcile
+from dagster_project.spec.mapping import load_catalog, load_mappings
 
 
 def test_every_business_and_standard_table_is_mapped(project):

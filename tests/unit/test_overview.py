@@ -8,9 +8,9 @@ import datetime as dt
 import json
 import re
 
-from dagster_project.lib import gatelog
-from dagster_project.lib.overview import render, system_states, trend_data
-from dagster_project.lib.readiness import load_readiness
+from dagster_project.readiness import gatelog
+from dagster_project.reports.overview import render, system_states, trend_data
+from dagster_project.readiness.gate import load_readiness
 
 
 def _crit(id_, value, passed):
@@ -53,7 +53,7 @@ def test_an_unchanged_rehearsal_says_so_and_a_figure_without_a_label_is_still_di
     render(project, tmp_path, gate, dt.date(2026, 11, 21), out)
     assert "変化なし" in out.read_text(encoding="utf-8").split('data-system="nenkin"')[1].split("</tr>")[0]
     rows = [json.loads(line) for line in (tmp_path / gatelog.HISTORY).read_text(encoding="utf-8").splitlines()]
-    from dagster_project.lib.overview import diff, figure_labels
+    from dagster_project.reports.overview import diff, figure_labels
     a, b = (dict(r, figures=dict(r["figures"], new_count=n)) for r, n in zip([x for x in rows if "figures" in x], (1, 2)))
     assert [d["key"] for d in diff(b, a, figure_labels(gate))] == ["figures.new_count"]
 

@@ -12,8 +12,9 @@ import json
 import pytest
 
 from dagster_project import cli
-from dagster_project.lib import gatelog, owner_audit
-from dagster_project.lib.owner_import import import_workbook
+from dagster_project.readiness import gatelog
+from dagster_project.readiness import owner_audit
+from dagster_project.reports.owner_import import import_workbook
 from tests.unit import test_owner_import as oi
 
 root = oi.root          # a temporary copy of mappings/

@@ -19,12 +19,12 @@ from openpyxl import Workbook
 from openpyxl.workbook.defined_name import DefinedName
 
 from dagster_project import cli
-from dagster_project.lib import owner_sheets as S
-from dagster_project.lib.config import ConfigError, load_project
-from dagster_project.lib.decisions import (DateError, load_decisions, load_decisions_checked, load_record_decisions,
+from dagster_project.reports import owner_sheets as S
+from dagster_project.spec.config import ConfigError, load_project
+from dagster_project.spec.decisions import (DateError, load_decisions, load_decisions_checked, load_record_decisions,
                                            needing_decision, gap_status, parse_date, reconcile)
-from dagster_project.lib.gaiji_workflow import load_gaiji_decisions, load_gaiji_decisions_checked, problems_for
-from dagster_project.lib.owner_import import ImportUserError, format_result, import_inbox, import_workbook
+from dagster_project.conformance.gaiji import load_gaiji_decisions, load_gaiji_decisions_checked, problems_for
+from dagster_project.reports.owner_import import ImportUserError, format_result, import_inbox, import_workbook
 
 SYS = "kokuho"
 TODAY = dt.date(2026, 11, 30)
@@ -202,7 +202,7 @@ def test_a_second_import_of_the_same_workbook_changes_nothing(tmp_path, root, db
     assert "変更はありません" in format_result(second)
     # what the first import wrote, each file loading back through its validated loader
     assert load_record_decisions(root, SYS)[FINDING].decision == "データ補正"
-    from dagster_project.lib.readiness import load_mynumber_reviews
+    from dagster_project.readiness.gate import load_mynumber_reviews
     assert load_mynumber_reviews(root, SYS)[PERSON].result == "本人確認済"
     g = [d for d in load_gaiji_decisions(load_project(root)) if d.system == SYS]
     assert [(d.code, d.decision, d.character, d.note) for d in g] == [(CODE, "同定", "槗", "原票で確認")]
@@ -490,14 +490,14 @@ def test_a_yaml_syntax_error_is_named_with_its_line(root):
 
 
 def _ctx(root, db, system=SYS):
-    from dagster_project.lib.readiness import Ctx, GateConfig
+    from dagster_project.readiness.gate import Ctx, GateConfig
 
     con = duckdb.connect(str(db), read_only=True)
     return Ctx(load_project(root), con, system, root, TODAY, [], GateConfig())
 
 
 def test_the_gate_fails_gaps_decided_with_the_message_and_other_systems_are_unaffected(root, db):
-    from dagster_project.lib.readiness import CriterionConfig, ev_gaps_decided
+    from dagster_project.readiness.gate import CriterionConfig, ev_gaps_decided
 
     cfg = CriterionConfig(id="gaps_decided", label="ギャップの対応方針決定", on_fail="NO-GO")
     (root / SYS / "gap_decisions.yaml").write_text(
@@ -518,7 +518,7 @@ def test_the_gate_fails_gaps_decided_with_the_message_and_other_systems_are_unaf
 
 
 def test_mynumber_and_gaiji_file_mistakes_fail_their_criteria_with_lines(root, db):
-    from dagster_project.lib.readiness import CriterionConfig, ev_gaiji_identified, ev_mynumber_reviewed
+    from dagster_project.readiness.gate import CriterionConfig, ev_gaiji_identified, ev_mynumber_reviewed
 
     (root / SYS / "mynumber_reviews.csv").write_text(
         "std_ref,atena_no,result,reviewed_by,reviewed_on\n"
@@ -590,7 +590,7 @@ def test_needing_decision_skips_zero_record_gaps_and_data_twins():
 def test_a_decision_on_the_spec_gaps_covers_their_data_twin():
     ids = [g["gap_id"] for g in SPEC_ROWS + DATA_ROWS]
     need = needing_decision(SPEC_ROWS, DATA_ROWS)
-    from dagster_project.lib.decisions import DecisionFile, GapDecision
+    from dagster_project.spec.decisions import DecisionFile, GapDecision
 
     def decided(*gids):
         return DecisionFile(system="s", decisions=[GapDecision(gap_id=g, decision="データ補正", reason="r", decided_by="a",
@@ -607,7 +607,7 @@ def test_a_decision_on_the_spec_gaps_covers_their_data_twin():
 
 
 def test_staging_applies_the_good_gaiji_rows_and_skips_a_bad_one(root):
-    from dagster_project.lib.dbtgen import _gaiji_decisions
+    from dagster_project.mapping.dbtgen import _gaiji_decisions
 
     with (root / "gaiji" / "decisions.csv").open("a", encoding="utf-8") as fh:
         fh.write("kokuho,U+9AD9,同定,高,,係長,2026-11-20,\n")            # raised ValueError in dbtgen before

@@ -24,10 +24,10 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from dagster_project.lib import dbtgen
-from dagster_project.lib.amounts import BIGINT_MAX, BIGINT_MIN, parse_legacy_amount
-from dagster_project.lib.config import Layout, LayoutField, LayoutFile
-from dagster_project.lib.wareki import eras, format_legacy_date, parse_legacy_date
+from dagster_project.mapping import dbtgen
+from dagster_project.core.amounts import BIGINT_MAX, BIGINT_MIN, parse_legacy_amount
+from dagster_project.spec.config import Layout, LayoutField, LayoutFile
+from dagster_project.core.wareki import eras, format_legacy_date, parse_legacy_date
 from tests.dbt_render import render
 
 DATE_STYLES = ["era7", "era_letter", "era_dotted", "ymd8", "ymd_slash", "ym6"]

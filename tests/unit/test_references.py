@@ -5,9 +5,9 @@ import shutil
 import pytest
 import yaml
 
-from dagster_project.lib.config import ConfigError, load_project
-from dagster_project.lib.mapping import SEEDS, load_mappings
-from dagster_project.lib.references import checked_ids
+from dagster_project.spec.config import ConfigError, load_project
+from dagster_project.spec.mapping import SEEDS, load_mappings
+from dagster_project.spec.references import checked_ids
 from tests.conftest import ROOT
 
 

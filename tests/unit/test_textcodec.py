@@ -1,6 +1,6 @@
 import pytest
 
-from dagster_project.lib.textcodec import (
+from dagster_project.core.textcodec import (
     has_halfwidth_kana,
     pua_to_sjis,
     sjis_to_pua,
@@ -8,7 +8,7 @@ from dagster_project.lib.textcodec import (
     to_halfwidth_kana,
     zoned_encode,
 )
-from dagster_project.lib.amounts import ParsedAmount, parse_legacy_amount
+from dagster_project.core.amounts import ParsedAmount, parse_legacy_amount
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,7 @@ import random
 
 import pytest
 
-from dagster_project.lib.wareki import eras, format_legacy_date, parse_legacy_date
+from dagster_project.core.wareki import eras, format_legacy_date, parse_legacy_date
 
 D = dt.date
 

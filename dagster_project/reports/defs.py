@@ -1,0 +1,86 @@
+"""Per-system reports for the system owner (Excel and HTML, in Japanese): the gap report, the
+外字同定リスト, and the owner's workbook (every finding out, every decision back in), written
+after the gate so its cover shows where the system stands. Metadata carries counts and paths only.
+
+An owner's decision file with a mistake does not stop anything here: the workbook's cover and the
+system's gate say what is wrong (one owner's mistake never stops the others)."""
+
+import dagster as dg
+
+from dagster_project.readiness import gatelog
+from dagster_project.spec.config import cached_project
+from dagster_project.extract.assets import WarehouseResource
+from dagster_project.conformance.gaiji import build_gaiji_list
+from dagster_project.reports.gap_report import build_report
+from dagster_project.reports.owner_workbook import build_owner_workbook
+from dagster_project.readiness.defs import ReadinessResource
+
+project = cached_project()
+
+
+def _report_asset(system: str, name: str, deps: list[dg.AssetKey], description: str, build):
+    @dg.asset(
+        key=dg.AssetKey(["reports", f"{name}_{system}"]),
+        group_name=system,
+        deps=deps,
+        kinds={"excel", "html"},
+        description=description,
+        tags={"system": system, "layer": "reports"},
+        owners=[project.city.system(system).dagster_owner],
+        metadata={"owner_department": project.city.system(system).owner},
+    )
+    def _report(warehouse: WarehouseResource) -> dg.MaterializeResult:
+        counts = build(project, warehouse.db_path, system, warehouse.reports_path / system)
+        return dg.MaterializeResult(metadata={
+            "path_xlsx": dg.MetadataValue.path(counts.pop("xlsx")),
+            "path_html": dg.MetadataValue.path(counts.pop("html")),
+            **counts,
+        })
+
+    return _report
+
+
+def _assets_for(system: str):
+    s = project.city.system(system)
+    yield _report_asset(
+        system, "gap_report", [dg.AssetKey(["gaps", f"gaps_{system}__{k}"]) for k in ("items", "spec", "data")],
+        f"{s.name}のギャップレポート（Excel・HTML）: 標準データ要件の項目ごとの対応状況、仕様差異・データ差異と件数・"
+        f"サンプル（内部キー）、所管課の対応方針（mappings/{system}/gap_decisions.yaml）。",
+        build_report)
+    yield _report_asset(
+        system, "gaiji_list", [dg.AssetKey(["conformance", f"conf_{system}__chars"]), dg.AssetKey(["reference", "mj_index"])],
+        f"{s.name}の外字同定リスト: 標準文字にない文字ごとの出現箇所・件数・サンプル（内部キー）、ベンダー外字表の記載と"
+        "MJ文字情報一覧表による同定候補、mappings/gaiji/decisions.csv の同定状況。",
+        build_gaiji_list)
+
+
+def _owner_workbook_asset(system: str) -> dg.AssetsDefinition:
+    s = project.city.system(system)
+
+    @dg.asset(
+        key=dg.AssetKey(["reports", f"owner_workbook_{system}"]),
+        group_name=system,
+        deps=[dg.AssetKey(["readiness", f"gate_{system}"])],
+        kinds={"excel", "html"},
+        description=(f"{s.name}の移行確認ブック（{system}_移行確認.xlsx と HTML）: 表紙（判定基準ごとの状況・残作業）と、"
+                     "仕様差異・データ差異・キー違反・個人番号紐付け確認・外字同定・突合結果・対象レコード一覧。"
+                     "所管課が記入して kikan decisions import で取り込むと次回の実行で反映される。"),
+        tags={"system": system, "layer": "reports"},
+        owners=[s.dagster_owner],
+        metadata={"owner_department": s.owner},
+    )
+    def _workbook(warehouse: WarehouseResource, readiness: ReadinessResource) -> dg.MaterializeResult:
+        history = gatelog.read_history(readiness.state_path, system)
+        counts = build_owner_workbook(project, warehouse.db_path, system, warehouse.reports_path / system,
+                                      gate=history[-1] if history else None, owner_root=readiness.owner_path)
+        return dg.MaterializeResult(metadata={
+            "path_xlsx": dg.MetadataValue.path(counts.pop("xlsx")),
+            "path_html": dg.MetadataValue.path(counts.pop("html")),
+            **counts,
+        })
+
+    return _workbook
+
+
+defs = dg.Definitions(assets=[a for s in project.city.systems for a in _assets_for(s.id)]
+                      + [_owner_workbook_asset(s.id) for s in project.city.systems])
