@@ -279,7 +279,7 @@ def bench_one(residents: int, seed: int, root: Path) -> dict:
     from dagster_project.spec.mapping import cached_mappings
 
     city, sim_s, run_dir = _prepare_run(residents, seed, root, "run")
-    from dagster_project.cli import run_job
+    from dagster_project.runner import run_job
 
     instance = dg.DagsterInstance.ephemeral()
     with MemorySampler() as mem:
@@ -412,7 +412,7 @@ def rehearsals(residents: int, seed: int, root: Path, n: int) -> dict:
     import dagster as dg
 
     city, _, run_dir = _prepare_run(residents, seed, root, "rehearsals")
-    from dagster_project.cli import run_job
+    from dagster_project.runner import run_job
 
     instance = dg.DagsterInstance.ephemeral()
     runs = []

@@ -16,7 +16,7 @@ from dagster_project.reports import defs as reports
 # the main job: everything the embedded default builds, per system in dependency order
 migration_job = dg.define_asset_job(
     "migration",
-    selection=dg.AssetSelection.all() - dg.AssetSelection.assets(readiness.OVERVIEW_KEY),
+    selection=dg.AssetSelection.all() - dg.AssetSelection.assets(reports.OVERVIEW_KEY),
     description="One rehearsal (移行リハーサル) on the embedded default (DuckDB): extract every current system, "
     "map it onto the standard data requirements (dbt), record every gap, validate, evaluate each system's "
     "readiness gate and write the export packages the gates allow. The overview follows (sensor).",
@@ -35,7 +35,7 @@ daily_rehearsal = dg.ScheduleDefinition(
 )
 
 @dg.run_status_sensor(run_status=dg.DagsterRunStatus.SUCCESS, monitored_jobs=[migration_job],
-                      request_job=readiness.overview_job, name="overview_after_rehearsal",
+                      request_job=reports.overview_job, name="overview_after_rehearsal",
                       default_status=dg.DefaultSensorStatus.RUNNING)
 def overview_after_rehearsal(context: dg.RunStatusSensorContext):
     """After every successful rehearsal: refresh the overview (and complete the rehearsal)."""
@@ -43,7 +43,7 @@ def overview_after_rehearsal(context: dg.RunStatusSensorContext):
                          tags={readiness.REHEARSAL_RUN_TAG: context.dagster_run.run_id})
 
 
-@dg.run_failure_sensor(monitored_jobs=[migration_job], request_job=readiness.overview_job,
+@dg.run_failure_sensor(monitored_jobs=[migration_job], request_job=reports.overview_job,
                        name="overview_after_failed_rehearsal", default_status=dg.DefaultSensorStatus.RUNNING)
 def overview_after_failed_rehearsal(context: dg.RunFailureSensorContext):
     """After a rehearsal in which some system failed: refresh the overview all the same, so the
@@ -55,7 +55,7 @@ def overview_after_failed_rehearsal(context: dg.RunFailureSensorContext):
 
 defs = dg.Definitions.merge(
     extract.defs,
-    mapping.defs,
+    mapping.build_defs(judge_gate=readiness.judge_gate),
     reports.defs,
     reference.defs,
     conformance.defs,

@@ -20,6 +20,16 @@ if getattr(_main, "__spec__", None) is None and not hasattr(_main, "__file__"):
     _main.__file__ = "<pytest-xdist worker>"
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def pytest_configure(config):
+    # the explicit step before any test loads the definitions (they only read the manifest): generate
+    # and parse when mappings/ or seeds/ changed, as `kikan run` does; a file lock serialises workers
+    from dagster_project.mapping.dbt_project import prepare
+
+    prepare()
+
+
 # small enough for seconds, large enough that every planted defect class occurs
 SMALL_RESIDENTS = 3000
 SMALL_SEED = 11
@@ -71,8 +81,8 @@ def run_city(legacy: Path, wh: Path, today: str):
 
 def city_resources(legacy: Path, wh: Path, today: str, owner_dir: Path | None = None) -> dict:
     from dagster_project.definitions import defs
-    from dagster_project.readiness.defs import ReadinessResource
-    from dagster_project.extract.assets import WarehouseResource
+    from dagster_project.resources import ReadinessResource
+    from dagster_project.resources import WarehouseResource
 
     return {**defs.resources,
             "warehouse": WarehouseResource(path=str(wh / "warehouse.duckdb"), legacy_dir=str(legacy),

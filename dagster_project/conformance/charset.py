@@ -15,13 +15,12 @@ finds its standard character (文字同定).
 from __future__ import annotations
 
 import csv
-import os
 import sqlite3
 from pathlib import Path
 
 import polars as pl
 
-from dagster_project.spec.config import PROJECT_ROOT
+from dagster_project.core.settings import PROJECT_ROOT, settings
 from dagster_project.core.warehouse import connect
 
 IVS_RANGE = (0xE0100, 0xE01EF)
@@ -29,8 +28,7 @@ from dagster_project.conformance.charsql import SPLIT_PATTERN, split_chars_sql  
 
 
 def mojidata_path() -> Path:
-    return Path(os.environ.get("KIKAN_MOJIDATA",
-                               PROJECT_ROOT / "node" / "node_modules" / "@mandel59" / "mojidata" / "dist" / "moji.db"))
+    return settings().mojidata_path
 
 
 def _mj_rows(path: Path) -> list[tuple]:

@@ -20,7 +20,7 @@ import dagster as dg
 from dagster_project.core import atomic
 from dagster_project.spec.config import cached_project
 from dagster_project.core.names import std_name
-from dagster_project.extract.assets import WarehouseResource
+from dagster_project.resources import WarehouseResource
 from dagster_project.conformance.gx_docs import write_site
 from dagster_project.conformance.gx_suites import validate_in_subprocess
 from dagster_project.spec.mapping import cached_mappings

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import bisect
 import io
-import os
 import shutil
 import struct
 import subprocess
@@ -33,6 +32,8 @@ import threading
 import warnings
 from functools import lru_cache
 from pathlib import Path
+
+from dagster_project.core.settings import settings
 
 FONT_ENV = "KIKAN_GLYPH_FONT"
 DEBIAN_FONT = Path("/usr/share/fonts/truetype/ipamj/ipamjm.ttf")   # fonts-ipamj-mincho
@@ -48,7 +49,7 @@ _LOCK = threading.Lock()
 def font_path() -> Path | None:
     """IPAmj明朝's file: ``$KIKAN_GLYPH_FONT`` when set, else the Debian package's file, else
     any ``ipamjm*.ttf`` under the font folders, else what fontconfig knows as IPAmj明朝."""
-    override = os.environ.get(FONT_ENV)
+    override = settings().glyph_font
     if override:
         p = Path(override)
         if p.is_file():

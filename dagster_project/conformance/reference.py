@@ -4,7 +4,7 @@ import dagster as dg
 
 from dagster_project.conformance.charset import write_charset
 from dagster_project.spec.config import cached_project
-from dagster_project.extract.assets import WarehouseResource
+from dagster_project.resources import WarehouseResource
 
 DESCRIPTIONS = {
     "std_charset": "行政事務標準文字: the MJ文字情報一覧表 (npm @mandel59/mojidata, IVS sequences as one character) "

@@ -16,10 +16,11 @@ random source instead, which DuckDB itself calls not secure: for tests, never fo
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import duckdb
+
+from dagster_project.core.settings import settings
 
 KEY_ENV = "KIKAN_WAREHOUSE_KEY"
 UNSAFE_ENV = "KIKAN_WAREHOUSE_CRYPTO_UNSAFE"
@@ -31,7 +32,7 @@ class WarehouseCryptoError(RuntimeError):
 
 
 def encryption_key() -> str | None:
-    return os.environ.get(KEY_ENV) or None
+    return settings().key
 
 
 def _literal(s: str) -> str:
@@ -44,7 +45,7 @@ def enable_encrypted_writes(con: duckdb.DuckDBPyConnection) -> None:
         return
     except duckdb.Error:
         pass
-    if os.environ.get(UNSAFE_ENV) == "1":
+    if settings().warehouse_crypto_unsafe:
         con.execute("set force_mbedtls_unsafe = true")
         return
     raise WarehouseCryptoError(

@@ -8,15 +8,16 @@ exactly there. Unset, nothing happens.
 
 from __future__ import annotations
 
-import os
 import sys
 import time
+
+from dagster_project.core.settings import settings
 
 _done: set[str] = set()
 
 
 def pause(point: str) -> None:
-    spec = os.environ.get("KIKAN_FAULT_PAUSE", "")
+    spec = settings().fault_pause
     if not spec.startswith(point + ":") or point in _done:
         return
     _done.add(point)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from dagster_project.spec.config import PROJECT_ROOT
+from dagster_project.core.settings import PROJECT_ROOT
 
 
 @dataclass(frozen=True)

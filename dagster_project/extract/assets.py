@@ -11,43 +11,18 @@ raw rows hold names, addresses, birth dates and 個人番号 (DESIGN.md principl
 
 
 from collections import Counter
-from pathlib import Path
 
 import dagster as dg
 
+from dagster_project.resources import WarehouseResource  # noqa: F401 (re-exported)
 from dagster_project.spec.config import Project, System
 from dagster_project.extract.reader import ExtractError, extract_file, refused_extract
 from dagster_project.core.warehouse import (
-    default_legacy_dir,
-    default_reports_dir,
-    default_warehouse_path,
     quarantine_table,
     raw_table,
     table_counts,
     write_system_extract,
 )
-
-
-class WarehouseResource(dg.ConfigurableResource):
-    """Where the legacy exports are read from and the DuckDB warehouse is written to.
-
-    Empty values fall back to KIKAN_WAREHOUSE / KIKAN_LEGACY_DIR, then to ``var/``."""
-
-    path: str = ""
-    legacy_dir: str = ""
-    reports_dir: str = ""
-
-    @property
-    def db_path(self) -> Path:
-        return Path(self.path) if self.path else default_warehouse_path()
-
-    @property
-    def legacy_path(self) -> Path:
-        return Path(self.legacy_dir) if self.legacy_dir else default_legacy_dir()
-
-    @property
-    def reports_path(self) -> Path:
-        return Path(self.reports_dir) if self.reports_dir else default_reports_dir()
 
 
 def raw_key(system: str, table: str) -> dg.AssetKey:

@@ -3,7 +3,8 @@
 import dagster as dg
 
 from dagster_project.spec.config import cached_project
-from dagster_project.extract.assets import WarehouseResource, build_extract_assets
+from dagster_project.extract.assets import build_extract_assets
+from dagster_project.resources import WarehouseResource
 
 project = cached_project()
 

@@ -29,8 +29,7 @@ failure: the step fails, naming the path and the space needed, and no gate is ju
 import json
 import os
 import shutil
-from collections.abc import Mapping
-from functools import lru_cache
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -39,11 +38,12 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtC
 
 from dagster_project.core import diskspace
 from dagster_project.mapping.dbt_failures import failures_of, record_failures, redact_invocation, redact_run_results
+from dagster_project.core.settings import settings
 from dagster_project.mapping.dbt_project import LAYER_PREFIXES, dbt_executable, prepare
 from dagster_project.spec.config import cached_project
-from dagster_project.extract.assets import WarehouseResource
+from dagster_project.resources import WarehouseResource
 from dagster_project.spec.mapping import cached_mappings
-from dagster_project.readiness.defs import ReadinessResource, judge_gate
+from dagster_project.resources import ReadinessResource
 
 
 
@@ -139,7 +139,27 @@ class KikanTranslator(DagsterDbtTranslator):
         return f"{s.name}のモデル {name}。" + owner
 
 
-dbt_project = prepare()
+def load_dbt_project() -> DbtProject:
+    """The generated dbt project as it is on disk, without generating or parsing anything.
+
+    Generation and ``dbt parse`` are an explicit step (``kikan generate``, and ``kikan run`` and
+    the mapping step itself when ``mappings/`` or ``seeds/`` changed: :func:`dbt_project.prepare`);
+    loading the definitions only reads the manifest, and says what to run when it is missing."""
+    dbt_dir = settings().dbt_dir
+    project = DbtProject(project_dir=dbt_dir, profiles_dir=dbt_dir)
+    if not project.manifest_path.exists():
+        raise FileNotFoundError(
+            f"{project.manifest_path}: dbt の manifest がない。`kikan generate` を実行する / "
+            "the dbt manifest is missing: run `kikan generate` (the README's first command does)")
+    return project
+
+
+def _model_ids(manifest_path: Path) -> set[str]:
+    nodes = json.loads(Path(manifest_path).read_text(encoding="utf-8")).get("nodes") or {}
+    return {k for k, v in nodes.items() if v.get("resource_type") in ("model", "seed")}
+
+
+dbt_project = load_dbt_project()
 TRANSLATOR = KikanTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
 
 
@@ -173,39 +193,55 @@ def _model_key(manifest: Mapping[str, Any], unique_id: str) -> dg.AssetKey | Non
     return TRANSLATOR.get_asset_key(node)
 
 
-@lru_cache(maxsize=1)
-def _gate_inputs() -> dict[str, set[dg.AssetKey]]:
-    """Per system, the assets outside the gate and report steps that its gate step waits for
-    (standard, gaps, conformance, reconciliation models, directly or through the reports)."""
-    from dagster_project.readiness import defs as readiness
-    from dagster_project.reports import defs as reports
-
-    producers = {k: a for a in [*readiness.defs.assets, *reports.defs.assets] for k in a.keys}
+def _gate_inputs(context: dg.AssetExecutionContext, built_here: set[dg.AssetKey]) -> dict[str, set[dg.AssetKey]]:
+    """Per system gate in this run, the assets of this step that its gate waits for (standard,
+    gaps, conformance, reconciliation models, directly or through the report steps): walked up the
+    job's asset graph from the gate through the assets other steps make."""
+    graph = context.job_def.asset_layer.asset_graph
     out = {}
-    for s in readiness.project.city.systems:
-        todo, seen, found = [dg.AssetKey(["readiness", f"gate_{s.id}"])], set(), set()
+    for system in cached_project().city.systems:
+        gate = dg.AssetKey(["readiness", f"gate_{system.id}"])
+        if not graph.has(gate):
+            continue
+        todo, seen, found = [gate], set(), set()
         while todo:
             k = todo.pop()
-            if k in seen:
+            if k in seen or not graph.has(k):
                 continue
             seen.add(k)
-            a = producers.get(k)
-            if a is None:
+            if k in built_here:
                 found.add(k)
             else:
-                todo.extend(a.asset_deps[k])
-        out[s.id] = found
+                todo.extend(graph.get(k).parent_keys)
+        out[system.id] = found
     return out
 
 
-def build_mapping_stage(project: DbtProject, name: str = "mapping_stage") -> dg.AssetsDefinition:
-    """The ``dbt build`` step over ``project`` (the generated project; tests pass a copy)."""
+# judges one system's gate in this run: (system, run id, warehouse, readiness) -> a judgement with
+# .status and .phase; the readiness stage's judge_gate, bound in definitions.py
+GateJudge = Callable[[str, str, WarehouseResource, ReadinessResource], Any]
+
+
+def build_mapping_stage(project: DbtProject, name: str = "mapping_stage",
+                        judge_gate: GateJudge | None = None) -> dg.AssetsDefinition:
+    """The ``dbt build`` step over ``project`` (the generated project; tests pass a copy).
+
+    ``judge_gate`` judges the gate of a system whose models failed (Dagster skips that gate's step);
+    without it the failures are recorded and shown, and no gate is judged here."""
+    loaded = _model_ids(project.manifest_path)
 
     @dbt_assets(manifest=project.manifest_path, project=project, dagster_dbt_translator=TRANSLATOR, name=name)
     def _stage(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource,
                readiness: ReadinessResource):
         """`dbt build`: the models and their tests, on the warehouse the resource names."""
-        os.environ["KIKAN_WAREHOUSE"] = str(warehouse.db_path)
+        if Path(project.project_dir).resolve() == settings().dbt_dir.resolve():
+            prepare()   # mappings/ or seeds/ changed since the last generation: regenerate and re-parse
+            if _model_ids(project.manifest_path) != loaded:
+                raise dg.Failure(description="mappings/ の変更でモデルが増減した: 定義を読み直す（Dagster UI の Reload、"
+                                             "または kikan run）/ models were added or removed since the definitions "
+                                             "loaded: reload the code location")
+        # dbt reads the warehouse from its profile's env_var; the dbt process inherits this environment
+        os.environ.update(settings().dbt_env(warehouse.db_path))
         # no dbt.log: dbt's debug log repeats every error text, and the run log has the redacted stream
         invocation = dbt.cli(["build", "--log-level-file", "none"], context=context, raise_on_error=False)
         redacted = redact_invocation(invocation, invocation.manifest)
@@ -246,9 +282,10 @@ def build_mapping_stage(project: DbtProject, name: str = "mapping_stage") -> dg.
         # here (NO-GO, 移行処理の完了 names the model), in this rehearsal, so the failure is on record
         unbuilt = {k for k in (_model_key(manifest, f.unique_id) for f in failures) if k is not None}
         selected = context.job_def.asset_layer.selected_asset_keys
-        for system, inputs in sorted(_gate_inputs().items()):
+        built_here = set(context.assets_def.keys)
+        for system, inputs in sorted(_gate_inputs(context, built_here).items()):
             gate = dg.AssetKey(["readiness", f"gate_{system}"])
-            if not (inputs & unbuilt) or gate not in selected:
+            if judge_gate is None or not (inputs & unbuilt) or gate not in selected:
                 continue    # its gate step runs, and reads the failures itself
             j = judge_gate(system, context.run_id, warehouse, readiness)
             context.log.error(f"{system}: 移行可否判定 {j.status}（{j.phase}）: モデルの失敗・未実行 "
@@ -258,11 +295,12 @@ def build_mapping_stage(project: DbtProject, name: str = "mapping_stage") -> dg.
     return _stage
 
 
-mapping_stage = build_mapping_stage(dbt_project)
 
 
-defs = dg.Definitions(
-    assets=[mapping_stage],
-    resources={"dbt": DbtCliResource(
-        project_dir=dbt_project, profiles_dir=str(dbt_project.project_dir), dbt_executable=dbt_executable())},
-)
+def build_defs(judge_gate: GateJudge | None = None) -> dg.Definitions:
+    """The mapping stage's definitions; ``definitions.py`` passes the readiness stage's gate judge."""
+    return dg.Definitions(
+        assets=[build_mapping_stage(dbt_project, judge_gate=judge_gate)],
+        resources={"dbt": DbtCliResource(
+            project_dir=dbt_project, profiles_dir=str(dbt_project.project_dir), dbt_executable=dbt_executable())},
+    )

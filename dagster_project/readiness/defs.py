@@ -30,7 +30,6 @@ audit entry (``owner_audit.record_hand_edits``), so the audit log is whole when 
 
 import datetime as dt
 from dataclasses import dataclass
-import os
 from pathlib import Path
 
 import dagster as dg
@@ -40,11 +39,10 @@ from dagster_project.readiness import owner_audit
 from dagster_project.spec.config import cached_project
 from dagster_project.core.names import std_name
 from dagster_project.readiness.export import catalog_version, gate_release, prune, write_package
-from dagster_project.extract.assets import WarehouseResource
+from dagster_project.resources import ReadinessResource, WarehouseResource  # noqa: F401 (re-exported)
 from dagster_project.spec.mapping import cached_mappings
-from dagster_project.reports.overview import render
 from dagster_project.readiness.gate import OUTCOME_JA, Evaluation, evaluate, gate_date, load_readiness
-from dagster_project.core.warehouse import connect, default_var_dir
+from dagster_project.core.warehouse import connect
 
 project = cached_project()
 mappings = cached_mappings()
@@ -60,37 +58,6 @@ REHEARSAL_RUN_TAG = "kikan/rehearsal_run_id"
 # Dagster's run tag for why a run failed ("STEP_FAILURE": it went through its steps, one failed);
 # tests/unit/test_gatelog_evidence.py fails if Dagster renames it
 RUN_FAILURE_REASON_TAG = "dagster/failure_reason"
-
-
-class ReadinessResource(dg.ConfigurableResource):
-    """Where the gate keeps its records and writes packages, which day it judges, and where
-    the owners' inputs (decisions, reviews, sign-offs) are read. Empty values fall back to
-    KIKAN_READINESS_DIR / KIKAN_EXPORTS_DIR / KIKAN_TODAY, then ``var/`` and city.as_of
-    (null: the machine's date)."""
-
-    state_dir: str = ""
-    exports_dir: str = ""
-    today: str = ""
-    owner_dir: str = ""
-    keep_packages: int = 3
-
-    @property
-    def state_path(self) -> Path:
-        return Path(self.state_dir) if self.state_dir else gatelog.default_state_dir()
-
-    @property
-    def exports_path(self) -> Path:
-        return Path(self.exports_dir or os.environ.get("KIKAN_EXPORTS_DIR", default_var_dir() / "exports"))
-
-    @property
-    def owner_path(self) -> Path:
-        return Path(self.owner_dir) if self.owner_dir else project.root
-
-    def as_of(self) -> dt.date:
-        v = self.today or os.environ.get("KIKAN_TODAY", "")
-        if v:
-            return dt.date.fromisoformat(v)
-        return project.city.city.as_of or dt.date.today()
 
 
 def _phase(system, today: dt.date) -> str:
@@ -297,49 +264,6 @@ def _export_asset(system_id: str) -> dg.AssetsDefinition:
     return _export
 
 
-OVERVIEW_KEY = dg.AssetKey(["reports", "readiness_overview"])
-
-
-@dg.asset(
-    key=OVERVIEW_KEY, group_name="ict_office", kinds={"html"}, owners=[project.city.city.ict_office_owner],
-    deps=[dg.AssetKey(["readiness", f"gate_{s.id}"]) for s in project.city.systems]
-    + [dg.AssetKey(["reports", f"owner_workbook_{s.id}"]) for s in project.city.systems],   # it links to them
-    description="ICTイノベーション推進室向け 移行可否判定 状況一覧（HTML）: 全システムの状況（色）、移行日までの日数、"
-                "満たしていない基準、前回リハーサルとの差、リハーサルごとの推移、各ギャップレポートへのリンク。"
-                "個人情報を含まない。",
-)
-def readiness_overview(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
-                       readiness: ReadinessResource) -> dg.MaterializeResult:
-    from dagster_project.reports import dbt_docs
-    from dagster_project.mapping.dbt_project import DBT_DIR, dbt_executable, prepare
-
-    out = warehouse.reports_path / "readiness_overview.html"
-    state = readiness.state_path
-    # dbt docs as one static page linked from the overview, made again only when the models changed
-    # (lib/dbt_docs); a failure leaves the previous page and is a warning, not a failed overview
-    docs_dir = warehouse.reports_path.parent / "dbt_docs"
-    try:
-        docs = dbt_docs.generate(warehouse.db_path, docs_dir, prepare().manifest_path, DBT_DIR, dbt_executable())
-    except Exception as e:  # noqa: BLE001 - dbt's message names nodes, never a value
-        context.log.warning(f"dbt docs を作成できなかった（前回のページを残す）: {e}")
-        docs = {"made": False, "seconds": 0.0, "failed": True}
-    page = docs_dir / dbt_docs.PAGE
-    href = os.path.relpath(page, out.parent) if page.exists() else None
-    try:
-        with gatelog.lock(state):
-            completed, why_not = complete_rehearsals(context.instance, context.run, state)
-            r = render(project, state, CONFIG.gate, readiness.as_of(), out, dbt_docs_href=href)
-    except gatelog.LogCorrupted as exc:
-        # the project's own words (file and lines), shown like the gate's; the last page stays
-        raise dg.Failure(description=f"判定ログ・記録の異常のため状況一覧を作らない（前回の一覧を残す）: {exc}") from None
-    return dg.MaterializeResult(metadata={
-        "path_html": dg.MetadataValue.path(r.pop("html")), "path_json": dg.MetadataValue.path(r.pop("json")),
-        "completed_rehearsals": dg.MetadataValue.json(completed),
-        "dbt_docs": dg.MetadataValue.json(docs),
-        **({"path_dbt_docs": dg.MetadataValue.path(str(page))} if page.exists() else {}),
-        **({"not_completed": why_not} if why_not else {}), **r})
-
-
 def ran_to_end(run) -> bool:
     """Whether Dagster records ``run`` as having gone through its steps: success, or failure
     because a step failed (a system's failure is part of a rehearsal). Not a run still going, nor
@@ -370,14 +294,8 @@ def complete_rehearsals(instance, run, state: Path) -> tuple[list[str], str]:
     return done, why_not
 
 
-overview_job = dg.define_asset_job(
-    "readiness_overview", selection=[OVERVIEW_KEY],
-    description="The ICT office's overview page, made from the rehearsal history and the decision log.")
-
-
 assets = [a for s in project.city.systems for a in (_gate_asset(s.id), _export_asset(s.id))]
 defs = dg.Definitions(
-    assets=[*assets, readiness_overview],
-    jobs=[overview_job],
+    assets=assets,
     resources={"readiness": ReadinessResource()},
 )

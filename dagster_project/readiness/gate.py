@@ -20,6 +20,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from dagster_project.core.duck import open_warehouse
+from dagster_project.spec.reconciliation import ReconConfig
 from dagster_project.spec.config import PROJECT_ROOT, ConfigError, Project, _build, _read_yaml, read_csv_models
 from dagster_project.spec.decisions import (DecisionFile, OwnerDate, check_yaml_model, display_path, load_decisions_checked,
                         needing_decision, read_csv_checked, reconcile)
@@ -29,14 +30,6 @@ from dagster_project.core.textcodec import PUA_RE, has_halfwidth_kana, pua_to_sj
 Outcome = Literal["GO", "CONDITIONAL", "NO-GO"]
 OUTCOME_JA = {"GO": "移行可", "CONDITIONAL": "条件付き可", "NO-GO": "移行不可"}
 DATA_EXEMPT = ("rehearsals", "signoff")   # a rehearsal passes on the data criteria alone
-
-
-class ReconConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    record_count_tolerance: int = Field(default=0, ge=0)
-    person_count_tolerance: int = Field(default=0, ge=0)
-    amount_tolerance: int = Field(default=0, ge=0)
-    category_count_tolerance: int = Field(default=0, ge=0)
 
 
 class CriterionConfig(BaseModel):

@@ -43,7 +43,7 @@ from pathlib import Path
 from filelock import FileLock
 
 from dagster_project.core import atomic
-from dagster_project.spec.config import PROJECT_ROOT
+from dagster_project.core.settings import PROJECT_ROOT, settings
 
 LOG = "decision_log.jsonl"
 AUDIT = "owner_audit.jsonl"
@@ -60,10 +60,7 @@ class LogCorrupted(RuntimeError):
 def default_state_dir() -> Path:
     """Where the gate keeps its records when nothing else is said: KIKAN_READINESS_DIR, else
     ``var/readiness``."""
-    from dagster_project.core.warehouse import default_var_dir
-
-    v = os.environ.get("KIKAN_READINESS_DIR", "")
-    return Path(v) if v else default_var_dir() / "readiness"
+    return settings().readiness_path
 
 
 def _canonical(entry: dict) -> bytes:

@@ -19,7 +19,6 @@ so it is made again only when the manifest's hash differs from the one it was ma
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 import subprocess
 import tempfile
@@ -27,6 +26,7 @@ import time
 from pathlib import Path
 
 from dagster_project.core import atomic
+from dagster_project.core.settings import settings
 
 PAGE = "index.html"
 STAMP = ".manifest_sha256"
@@ -51,7 +51,7 @@ def generate(db: Path, out_dir: Path, manifest: Path, dbt_dir: Path, dbt: str, f
     if not force and page.exists() and stamp.exists() and stamp.read_text(encoding="utf-8").strip() == digest:
         return {"made": False, "seconds": 0.0, "bytes": page.stat().st_size}
     t0 = time.monotonic()
-    env = dict(os.environ, KIKAN_WAREHOUSE=str(db), DBT_SEND_ANONYMOUS_USAGE_STATS="false")
+    env = settings().dbt_env(db)
     with tempfile.TemporaryDirectory(prefix="kikan-dbt-docs-") as tmp:
         shutil.copyfile(manifest, Path(tmp) / "manifest.json")
         res = subprocess.run([dbt, "docs", "generate", "--static", "--no-compile", "--quiet",

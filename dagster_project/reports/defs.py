@@ -5,15 +5,22 @@ after the gate so its cover shows where the system stands. Metadata carries coun
 An owner's decision file with a mistake does not stop anything here: the workbook's cover and the
 system's gate say what is wrong (one owner's mistake never stops the others)."""
 
+import os
+
 import dagster as dg
 
 from dagster_project.readiness import gatelog
 from dagster_project.spec.config import cached_project
-from dagster_project.extract.assets import WarehouseResource
+from dagster_project.resources import WarehouseResource
 from dagster_project.conformance.gaiji import build_gaiji_list
 from dagster_project.reports.gap_report import build_report
 from dagster_project.reports.owner_workbook import build_owner_workbook
-from dagster_project.readiness.defs import ReadinessResource
+from dagster_project.resources import ReadinessResource
+from dagster_project.core.settings import settings
+from dagster_project.mapping.dbt_project import dbt_executable
+from dagster_project.readiness.defs import CONFIG, complete_rehearsals
+from dagster_project.reports import dbt_docs
+from dagster_project.reports.overview import render
 
 project = cached_project()
 
@@ -82,5 +89,54 @@ def _owner_workbook_asset(system: str) -> dg.AssetsDefinition:
     return _workbook
 
 
+
+# the ICT office's page: after every rehearsal (the sensors in definitions.py)
+OVERVIEW_KEY = dg.AssetKey(["reports", "readiness_overview"])
+
+
+@dg.asset(
+    key=OVERVIEW_KEY, group_name="ict_office", kinds={"html"}, owners=[project.city.city.ict_office_owner],
+    deps=[dg.AssetKey(["readiness", f"gate_{s.id}"]) for s in project.city.systems]
+    + [dg.AssetKey(["reports", f"owner_workbook_{s.id}"]) for s in project.city.systems],   # it links to them
+    description="ICTイノベーション推進室向け 移行可否判定 状況一覧（HTML）: 全システムの状況（色）、移行日までの日数、"
+                "満たしていない基準、前回リハーサルとの差、リハーサルごとの推移、各ギャップレポートへのリンク。"
+                "個人情報を含まない。",
+)
+def readiness_overview(context: dg.AssetExecutionContext, warehouse: WarehouseResource,
+                       readiness: ReadinessResource) -> dg.MaterializeResult:
+    out = warehouse.reports_path / "readiness_overview.html"
+    state = readiness.state_path
+    # dbt docs as one static page linked from the overview, made again only when the models changed
+    # (lib/dbt_docs); a failure leaves the previous page and is a warning, not a failed overview
+    docs_dir = warehouse.reports_path.parent / "dbt_docs"
+    try:
+        docs = dbt_docs.generate(warehouse.db_path, docs_dir, settings().dbt_dir / "target" / "manifest.json",
+                                 settings().dbt_dir, dbt_executable())
+    except Exception as e:  # noqa: BLE001 - dbt's message names nodes, never a value
+        context.log.warning(f"dbt docs を作成できなかった（前回のページを残す）: {e}")
+        docs = {"made": False, "seconds": 0.0, "failed": True}
+    page = docs_dir / dbt_docs.PAGE
+    href = os.path.relpath(page, out.parent) if page.exists() else None
+    try:
+        with gatelog.lock(state):
+            completed, why_not = complete_rehearsals(context.instance, context.run, state)
+            r = render(project, state, CONFIG.gate, readiness.as_of(), out, dbt_docs_href=href)
+    except gatelog.LogCorrupted as exc:
+        # the project's own words (file and lines), shown like the gate's; the last page stays
+        raise dg.Failure(description=f"判定ログ・記録の異常のため状況一覧を作らない（前回の一覧を残す）: {exc}") from None
+    return dg.MaterializeResult(metadata={
+        "path_html": dg.MetadataValue.path(r.pop("html")), "path_json": dg.MetadataValue.path(r.pop("json")),
+        "completed_rehearsals": dg.MetadataValue.json(completed),
+        "dbt_docs": dg.MetadataValue.json(docs),
+        **({"path_dbt_docs": dg.MetadataValue.path(str(page))} if page.exists() else {}),
+        **({"not_completed": why_not} if why_not else {}), **r})
+
+
+overview_job = dg.define_asset_job(
+    "readiness_overview", selection=[OVERVIEW_KEY],
+    description="The ICT office's overview page, made from the rehearsal history and the decision log.")
+
+
 defs = dg.Definitions(assets=[a for s in project.city.systems for a in _assets_for(s.id)]
-                      + [_owner_workbook_asset(s.id) for s in project.city.systems])
+                      + [_owner_workbook_asset(s.id) for s in project.city.systems] + [readiness_overview],
+                      jobs=[overview_job])

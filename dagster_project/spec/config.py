@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import os
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -20,11 +19,11 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+from dagster_project.core.settings import PROJECT_ROOT, settings  # noqa: F401  (PROJECT_ROOT re-exported)
 
 
 def mappings_dir() -> Path:
-    return Path(os.environ.get("KIKAN_MAPPINGS_DIR", PROJECT_ROOT / "mappings"))
+    return settings().mappings_dir
 
 
 class ConfigError(Exception):

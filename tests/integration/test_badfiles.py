@@ -130,7 +130,9 @@ def test_a_refused_files_records_are_accounted_for_in_conservation(tmp_path, pro
 
     import dagster as dg
 
-    from dagster_project.extract.assets import WarehouseResource, build_extract_assets
+    from dagster_project.extract.assets import build_extract_assets
+
+    from dagster_project.resources import WarehouseResource
     from dagster_project.readiness.gate import CriterionConfig, Ctx, GateConfig, ev_row_conservation
     from dagster_project.core.warehouse import connect
 

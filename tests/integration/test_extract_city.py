@@ -8,7 +8,8 @@ import dagster as dg
 import pytest
 
 from dagster_project.definitions import defs
-from dagster_project.extract.assets import WarehouseResource, raw_key
+from dagster_project.extract.assets import raw_key
+from dagster_project.resources import WarehouseResource
 from tests.conftest import succeeded_but_blocked
 
 pytestmark = pytest.mark.slow

@@ -73,7 +73,8 @@ def failed_rehearsal(extracted_city, tmp_path_factory):
     from dagster_dbt import DbtCliResource, DbtProject
 
     from dagster_project.definitions import defs
-    from dagster_project.mapping.defs import build_mapping_stage, mapping_stage
+    from dagster_project.mapping.defs import build_mapping_stage
+    from dagster_project.readiness.defs import judge_gate
     from dagster_project.mapping.dbt_project import dbt_executable
 
     import time
@@ -85,8 +86,8 @@ def failed_rehearsal(extracted_city, tmp_path_factory):
     shutil.copyfile(extracted_city["db"], wh / "warehouse.duckdb")
     line = _plant(wh / "warehouse.duckdb")
     proj = _dbt_copy(base, wh / "warehouse.duckdb")
-    stage = build_mapping_stage(DbtProject(project_dir=proj, profiles_dir=proj))
-    assets = [stage] + [a for a in defs.assets if isinstance(a, dg.AssetsDefinition) and a is not mapping_stage]
+    stage = build_mapping_stage(DbtProject(project_dir=proj, profiles_dir=proj), judge_gate=judge_gate)
+    assets = [stage] + [a for a in defs.assets if isinstance(a, dg.AssetsDefinition) and a.node_def.name != "mapping_stage"]
     selection = dg.AssetSelection.groups(FAILING, OTHER) - dg.AssetSelection.key_prefixes("raw")
     instance_dir = base / "dagster_home"
     instance_dir.mkdir()
@@ -161,9 +162,9 @@ def test_the_other_system_goes_on(failed_rehearsal):
 
 
 def test_kikan_run_reports_failed_and_is_not_ok(failed_rehearsal, capsys):
-    from dagster_project import cli
+    from dagster_project import runner
 
-    ok = cli.report_run(failed_rehearsal["result"], quiet=True)
+    ok = runner.report_run(failed_rehearsal["result"], quiet=True)
     err = capsys.readouterr().err
     assert not ok, "a rehearsal whose model failed is not ok (kikan run exits 1)"
     line = next(x for x in err.splitlines() if x.startswith(f"FAILED {FAILING}:"))

@@ -90,7 +90,7 @@ def test_data_docs_are_swapped_in_whole_by_the_gx_check(tmp_path, monkeypatch):
     from dagster_project.conformance import defs as quality
     from dagster_project.conformance import gx_docs
     from dagster_project.core.names import std_name
-    from dagster_project.extract.assets import WarehouseResource
+    from dagster_project.resources import WarehouseResource
 
     names = [std_name(t) for t in quality.TABLES]
     wh = WarehouseResource(path=str(tmp_path / "warehouse.duckdb"), reports_dir=str(tmp_path / "reports"))

@@ -10,7 +10,7 @@ import duckdb
 import pytest
 from typer.testing import CliRunner
 
-from dagster_project import cli
+from dagster_project import cli, runner
 
 IDS = ["jumin", "koseki", "senkyo", "kokuho", "nenkin", "kouki", "kaigo", "kenko", "kosodate", "zeimu",
        "shogai", "shugaku", "seiho"]
@@ -121,7 +121,7 @@ def test_the_pass_through_commands_are_listed():
 def test_runs_record_into_the_persistent_instance_under_var(tmp_path, monkeypatch):
     monkeypatch.setenv("KIKAN_VAR_DIR", str(tmp_path / "var"))
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
-    inst = cli._instance()
+    inst = runner._instance()
     try:
         assert inst.is_persistent
         assert inst.root_directory == str(tmp_path / "var" / "dagster_home")
@@ -135,12 +135,12 @@ def test_run_system_resolves_to_that_systems_share():
     standard table cannot be split); the subset now resolves without running anything."""
     from dagster_project.definitions import defs
 
-    job, left_out = cli.job_for(defs, ["jumin"])
+    job, left_out = runner.job_for(defs, ["jumin"])
     steps = {n.name for n in job.graph.nodes}
     assert {"extract_jumin", "mapping_stage", "readiness__gate_jumin", "exports__package_jumin"} <= steps
     assert not any(s.endswith("_zeimu") for s in steps)
     assert {ck.name for ck in left_out} == {"gx_conformance"}
-    keys, checks, _ = cli.system_selection(defs.resolve_asset_graph(), ["jumin"])
+    keys, checks, _ = runner.system_selection(defs.resolve_asset_graph(), ["jumin"])
     assert {(ck.asset_key.to_user_string(), ck.name) for ck in checks} >= {
         ("exports/package_jumin", "gate_allows_export"), ("readiness/gate_jumin", "readiness_decision")}
     assert all(ck.asset_key in keys for ck in checks)
@@ -164,27 +164,27 @@ def _step_failure(step, description, metadata=None):
 
 def test_a_gate_block_counts_as_a_failed_check_or_the_older_step_failure(capsys):
     new = SimpleNamespace(success=True, all_events=[
-        _check(cli.GATE_EXPORT_CHECK, False, reason="移行可否判定 NO-GO のため移行データを出力しない")])
-    assert cli.report_run(new) is True
+        _check(runner.GATE_EXPORT_CHECK, False, reason="移行可否判定 NO-GO のため移行データを出力しない")])
+    assert runner.report_run(new) is True
     out = capsys.readouterr()
     assert "BLOCKED exports/package_jumin: 移行可否判定 NO-GO のため移行データを出力しない" in out.out
     assert "FAILED" not in out.err and "warned" not in out.out         # a block is not a warning either
     old = SimpleNamespace(success=False, all_events=[
         _step_failure("exports__package_zeimu", "移行可否判定 NO-GO（移行不可）のため移行データを出力しない")])
-    assert cli.report_run(old) is True
+    assert runner.report_run(old) is True
     out = capsys.readouterr()
     assert "BLOCKED exports__package_zeimu" in out.out and "FAILED" not in out.err
     broken = SimpleNamespace(success=False, all_events=[_step_failure("extract_kaigo", "抽出できません")])
-    assert cli.report_run(broken) is False
+    assert runner.report_run(broken) is False
     assert "FAILED extract_kaigo: 抽出できません" in capsys.readouterr().err
 
 
 def test_the_gate_check_name_is_the_export_assets():
     from dagster_project.readiness.defs import BLOCKED_BY_GATE, GATE_EXPORT_CHECK
 
-    assert cli.GATE_EXPORT_CHECK == GATE_EXPORT_CHECK
+    assert runner.GATE_EXPORT_CHECK == GATE_EXPORT_CHECK
     old = SimpleNamespace(success=False, all_events=[_step_failure("exports__package_kaigo", "判定", {BLOCKED_BY_GATE: 1})])
-    assert cli.report_run(old, quiet=True) is True
+    assert runner.report_run(old, quiet=True) is True
 
 
 def test_the_extract_summary_is_a_table_of_counts(tmp_path):
@@ -205,7 +205,7 @@ def test_the_extract_summary_is_a_table_of_counts(tmp_path):
 
 
 def test_stage_of_steps():
-    assert [cli.stage_of(s) for s in ("extract_jumin", "mapping_stage", "readiness__gate_jumin",
+    assert [runner.stage_of(s) for s in ("extract_jumin", "mapping_stage", "readiness__gate_jumin",
                                       "exports__package_jumin", "reports__gap_report_jumin", "gx_conformance")] == \
         ["extract", "dbt", "gates", "exports", "reports", "checks"]
 
@@ -223,8 +223,8 @@ def test_the_progress_has_a_bar_per_stage_and_per_system_fed_by_events():
 
     from dagster_project.definitions import defs
 
-    job, _ = cli.job_for(defs, ["jumin"])
-    bar = cli.RunProgress(job, defs.resolve_asset_graph(), Console(file=io.StringIO()))
+    job, _ = runner.job_for(defs, ["jumin"])
+    bar = runner.RunProgress(job, defs.resolve_asset_graph(), Console(file=io.StringIO()))
     tasks = {t.description.strip(): t for t in bar.progress.tasks}
     assert set(tasks) == {"抽出 / extract", "変換 dbt / models", "帳票 / reports", "判定 / gates", "出力 / exports",
                           "jumin"}
