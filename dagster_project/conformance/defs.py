@@ -19,7 +19,7 @@ import dagster as dg
 
 from dagster_project.core import atomic
 from dagster_project.spec.config import cached_project
-from dagster_project.core.names import std_name
+from dagster_project.core.names import model_key, std_name
 from dagster_project.resources import WarehouseResource
 from dagster_project.conformance.gx_docs import write_site
 from dagster_project.conformance.gx_suites import validate_in_subprocess
@@ -32,7 +32,7 @@ TABLES = mappings.tables
 
 @dg.multi_asset_check(
     name="gx_conformance",
-    specs=[dg.AssetCheckSpec("gx_conformance", asset=dg.AssetKey(["standard", std_name(t)]),
+    specs=[dg.AssetCheckSpec("gx_conformance", asset=model_key("standard", std_name(t)),
                              description=f"{t.std.table_name}: 主キー・コード値・文字種・桁数・行政事務標準文字 (Great Expectations)")
            for t in TABLES],
 )
@@ -69,7 +69,7 @@ def check_result(name: str, r: dict, docs) -> dg.AssetCheckResult:
         metadata["raised_rules"] = dg.MetadataValue.json(
             [{k: e.get(k) for k in ("rule", "item", "item_id", "type", "id", "exception")} for e in raised])
     return dg.AssetCheckResult(
-        asset_key=dg.AssetKey(["standard", name]),
+        asset_key=model_key("standard", name),
         check_name="gx_conformance",
         passed=bool(r["success"]) and not raised,
         severity=dg.AssetCheckSeverity.ERROR if raised else dg.AssetCheckSeverity.WARN,

@@ -37,6 +37,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
 from dagster_project.core import diskspace
+from dagster_project.core.names import gate_key
 from dagster_project.mapping.dbt_failures import failures_of, record_failures, redact_invocation, redact_run_results
 from dagster_project.core.settings import settings
 from dagster_project.mapping.dbt_project import LAYER_PREFIXES, dbt_executable, prepare
@@ -200,7 +201,7 @@ def _gate_inputs(context: dg.AssetExecutionContext, built_here: set[dg.AssetKey]
     graph = context.job_def.asset_layer.asset_graph
     out = {}
     for system in cached_project().city.systems:
-        gate = dg.AssetKey(["readiness", f"gate_{system.id}"])
+        gate = gate_key(system.id)
         if not graph.has(gate):
             continue
         todo, seen, found = [gate], set(), set()
@@ -284,7 +285,7 @@ def build_mapping_stage(project: DbtProject, name: str = "mapping_stage",
         selected = context.job_def.asset_layer.selected_asset_keys
         built_here = set(context.assets_def.keys)
         for system, inputs in sorted(_gate_inputs(context, built_here).items()):
-            gate = dg.AssetKey(["readiness", f"gate_{system}"])
+            gate = gate_key(system)
             if judge_gate is None or not (inputs & unbuilt) or gate not in selected:
                 continue    # its gate step runs, and reads the failures itself
             j = judge_gate(system, context.run_id, warehouse, readiness)

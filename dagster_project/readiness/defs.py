@@ -37,7 +37,7 @@ import dagster as dg
 from dagster_project.readiness import gatelog
 from dagster_project.readiness import owner_audit
 from dagster_project.spec.config import cached_project
-from dagster_project.core.names import std_name
+from dagster_project.core.names import export_key, gate_key, model_key, report_key, std_name
 from dagster_project.readiness.export import catalog_version, gate_release, prune, write_package
 from dagster_project.resources import ReadinessResource, WarehouseResource  # noqa: F401 (re-exported)
 from dagster_project.spec.mapping import cached_mappings
@@ -161,11 +161,11 @@ def judge_gate(system_id: str, run_id: str, warehouse: WarehouseResource,
 def _gate_asset(system_id: str) -> dg.AssetsDefinition:
     s = project.city.system(system_id)
     tables = mappings.for_system(system_id)
-    deps = ([dg.AssetKey(["readiness", f"recon_{system_id}"]), dg.AssetKey(["reports", f"gap_report_{system_id}"]),
-             dg.AssetKey(["reports", f"gaiji_list_{system_id}"])]
-            + [dg.AssetKey(["conformance", f"conf_{system_id}__{k}"]) for k in ("findings", "chars")]
-            + [dg.AssetKey(["standard", std_name(t)]) for t in tables])
-    key = dg.AssetKey(["readiness", f"gate_{system_id}"])
+    deps = ([model_key("readiness", f"recon_{system_id}"), report_key("gap_report", system_id),
+             report_key("gaiji_list", system_id)]
+            + [model_key("conformance", f"conf_{system_id}__{k}") for k in ("findings", "chars")]
+            + [model_key("standard", std_name(t)) for t in tables])
+    key = gate_key(system_id)
     gd = gate_date(s.cutover, project.city.city.gate_days_before_cutover)
 
     @dg.asset(
@@ -212,12 +212,12 @@ def _gate_asset(system_id: str) -> dg.AssetsDefinition:
 def _export_asset(system_id: str) -> dg.AssetsDefinition:
     s = project.city.system(system_id)
     tables = mappings.for_system(system_id)
-    key = dg.AssetKey(["exports", f"package_{system_id}"])
+    key = export_key(system_id)
     export_on = "・".join(CONFIG.gate.export_on)
 
     @dg.asset(
         key=key, group_name=system_id, output_required=False, owners=[s.dagster_owner],
-        deps=[dg.AssetKey(["readiness", f"gate_{system_id}"])] + [dg.AssetKey(["standard", std_name(t)]) for t in tables],
+        deps=[gate_key(system_id)] + [model_key("standard", std_name(t)) for t in tables],
         kinds={"csv", "parquet"}, tags={"system": system_id, "layer": "exports"},
         metadata={"owner_department": s.owner},
         check_specs=[dg.AssetCheckSpec(GATE_EXPORT_CHECK, asset=key, description=(

@@ -9,6 +9,8 @@ import os
 
 import dagster as dg
 
+from dagster_project.core.names import OVERVIEW_KEY, gate_key, model_key, report_key
+
 from dagster_project.readiness import gatelog
 from dagster_project.spec.config import cached_project
 from dagster_project.resources import WarehouseResource
@@ -27,7 +29,7 @@ project = cached_project()
 
 def _report_asset(system: str, name: str, deps: list[dg.AssetKey], description: str, build):
     @dg.asset(
-        key=dg.AssetKey(["reports", f"{name}_{system}"]),
+        key=report_key(name, system),
         group_name=system,
         deps=deps,
         kinds={"excel", "html"},
@@ -50,12 +52,12 @@ def _report_asset(system: str, name: str, deps: list[dg.AssetKey], description: 
 def _assets_for(system: str):
     s = project.city.system(system)
     yield _report_asset(
-        system, "gap_report", [dg.AssetKey(["gaps", f"gaps_{system}__{k}"]) for k in ("items", "spec", "data")],
+        system, "gap_report", [model_key("gaps", f"gaps_{system}__{k}") for k in ("items", "spec", "data")],
         f"{s.name}のギャップレポート（Excel・HTML）: 標準データ要件の項目ごとの対応状況、仕様差異・データ差異と件数・"
         f"サンプル（内部キー）、所管課の対応方針（mappings/{system}/gap_decisions.yaml）。",
         build_report)
     yield _report_asset(
-        system, "gaiji_list", [dg.AssetKey(["conformance", f"conf_{system}__chars"]), dg.AssetKey(["reference", "mj_index"])],
+        system, "gaiji_list", [model_key("conformance", f"conf_{system}__chars"), model_key("reference", "mj_index")],
         f"{s.name}の外字同定リスト: 標準文字にない文字ごとの出現箇所・件数・サンプル（内部キー）、ベンダー外字表の記載と"
         "MJ文字情報一覧表による同定候補、mappings/gaiji/decisions.csv の同定状況。",
         build_gaiji_list)
@@ -65,9 +67,9 @@ def _owner_workbook_asset(system: str) -> dg.AssetsDefinition:
     s = project.city.system(system)
 
     @dg.asset(
-        key=dg.AssetKey(["reports", f"owner_workbook_{system}"]),
+        key=report_key("owner_workbook", system),
         group_name=system,
-        deps=[dg.AssetKey(["readiness", f"gate_{system}"])],
+        deps=[gate_key(system)],
         kinds={"excel", "html"},
         description=(f"{s.name}の移行確認ブック（{system}_移行確認.xlsx と HTML）: 表紙（判定基準ごとの状況・残作業）と、"
                      "仕様差異・データ差異・キー違反・個人番号紐付け確認・外字同定・突合結果・対象レコード一覧。"
@@ -91,13 +93,12 @@ def _owner_workbook_asset(system: str) -> dg.AssetsDefinition:
 
 
 # the ICT office's page: after every rehearsal (the sensors in definitions.py)
-OVERVIEW_KEY = dg.AssetKey(["reports", "readiness_overview"])
 
 
 @dg.asset(
     key=OVERVIEW_KEY, group_name="ict_office", kinds={"html"}, owners=[project.city.city.ict_office_owner],
-    deps=[dg.AssetKey(["readiness", f"gate_{s.id}"]) for s in project.city.systems]
-    + [dg.AssetKey(["reports", f"owner_workbook_{s.id}"]) for s in project.city.systems],   # it links to them
+    deps=[gate_key(s.id) for s in project.city.systems]
+    + [report_key("owner_workbook", s.id) for s in project.city.systems],   # it links to them
     description="ICTイノベーション推進室向け 移行可否判定 状況一覧（HTML）: 全システムの状況（色）、移行日までの日数、"
                 "満たしていない基準、前回リハーサルとの差、リハーサルごとの推移、各ギャップレポートへのリンク。"
                 "個人情報を含まない。",
