@@ -34,6 +34,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from dagster_project.core.settings import settings
+from dagster_project.conformance.charset import build_charset
 
 FONT_ENV = "KIKAN_GLYPH_FONT"
 DEBIAN_FONT = Path("/usr/share/fonts/truetype/ipamj/ipamjm.ttf")   # fonts-ipamj-mincho
@@ -291,7 +292,6 @@ def mj_name_and_char(mj_db: Path, juki_code: str | None, koseki_no: str | None) 
 @lru_cache(maxsize=2)
 def _mj_index(mj_db: str, mtime: float) -> tuple[dict[str, tuple[str, str]], dict[str, tuple[str, str]]]:
     # the same index as reference.mj_index (charset.build_charset), read from the same file
-    from dagster_project.conformance.charset import build_charset
 
     _, index = build_charset(Path(mj_db))
     by_juki: dict[str, tuple[str, str]] = {}

@@ -21,6 +21,7 @@ from pathlib import Path
 import duckdb
 
 from dagster_project.core.settings import settings
+from dagster_project.core.diskspace import DiskFull, is_disk_full
 
 KEY_ENV = "KIKAN_WAREHOUSE_KEY"
 UNSAFE_ENV = "KIKAN_WAREHOUSE_CRYPTO_UNSAFE"
@@ -83,7 +84,6 @@ def checkpoint(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     says so. An explicit ``CHECKPOINT`` before closing raises instead (DuckDB invalidates the
     database after a failed checkpoint; the committed changes are still in the log and are
     replayed when the file is next opened)."""
-    from dagster_project.core.diskspace import DiskFull, is_disk_full
 
     try:
         con.execute(f"checkpoint {ALIAS}" if encryption_key() is not None else "checkpoint")

@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from dagster_project.core.diskspace import DISK_FULL_RE
+from dagster_project.core.duck import rollback
+from dagster_project.core.warehouse import connect
 
 # dbt events whose ``info.msg`` dbt composes from node names, paths, counts and statuses only
 SAFE_MESSAGES = frozenset({
@@ -398,8 +400,6 @@ def record_failures(db: Path, run_id: str, ran: Iterable[str], failures: list[No
     """Replace the recorded state of every node this build ran: its failure, or nothing when it
     was built. Nodes the build did not select keep theirs (their tables are as that build left
     them); nodes no longer in the project (``known``: the manifest's) are forgotten."""
-    from dagster_project.core.duck import rollback
-    from dagster_project.core.warehouse import connect
 
     ran = sorted(set(ran))
     now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)

@@ -36,6 +36,7 @@ import json
 from pathlib import Path
 
 from dagster_project.spec.config import PROJECT_ROOT
+from dagster_project.core.names import std_name
 
 PROFILE = "https://datapackage.org/profiles/2.0/datapackage.json"
 DESCRIPTOR = "datapackage.json"
@@ -149,7 +150,6 @@ def table_schema(t, code_values: dict[str, dict[str, str]], refs_of: dict) -> di
             fks.append({"fields": [it.item_id],
                         "reference": {"resource": code_resource_name(it.code_table), "fields": ["code"]}})
         if ref and ref["target"]:
-            from dagster_project.core.names import std_name
 
             tt, tid = ref["target"]
             fks.append({"fields": [it.item_id], "reference": {"resource": std_name(tt), "fields": [tid]}})

@@ -38,6 +38,10 @@ from dagster_project.core import faults
 from dagster_project.spec.config import PROJECT_ROOT
 from dagster_project.core.names import std_name
 from dagster_project.spec.mapping import ResolvedTable
+from dagster_project.readiness import gatelog
+from dagster_project.readiness.gate import OUTCOME_JA
+from dagster_project.spec.config import cached_project
+from dagster_project.spec.mapping import cached_mappings
 
 PREVIEW_SUFFIX = "-参考"
 PREVIEW_JA = "参考（本番移行には使用しない）"
@@ -122,8 +126,6 @@ def write_package(db: Path, system: str, tables: list[ResolvedTable], out_root: 
                   release: dict, preview: bool = False, mappings=None) -> dict:
     """Write the package; return its manifest. ``release`` says under which decision it goes out;
     ``preview`` makes it a 参考 package (``-参考`` folder, never ``LATEST``)."""
-    from dagster_project.spec.config import cached_project
-    from dagster_project.spec.mapping import cached_mappings
 
     mappings = mappings or cached_mappings()
     project = cached_project()
@@ -366,8 +368,6 @@ def gate_release(state_dir: Path, system_id: str, system_name: str, export_on: l
     """The gate's rule for releasing a package. Inside a run (the export asset) the latest row is
     this run's own gate, whose rehearsal completes only at the run's end; outside a run
     (``kikan export``) ``completed_only`` leaves out rows of a rehearsal that was killed."""
-    from dagster_project.readiness import gatelog
-    from dagster_project.readiness.gate import OUTCOME_JA
 
     with gatelog.lock(state_dir):
         hist = gatelog.read_history(state_dir, system_id, completed_only=completed_only)

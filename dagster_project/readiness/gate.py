@@ -26,6 +26,9 @@ from dagster_project.spec.decisions import (DecisionFile, OwnerDate, check_yaml_
                         needing_decision, read_csv_checked, reconcile)
 from dagster_project.conformance.gaiji import load_gaiji_decisions_checked, problems_for
 from dagster_project.core.textcodec import PUA_RE, has_halfwidth_kana, pua_to_sjis
+from dagster_project.core.names import std_name
+from dagster_project.mapping.dbt_failures import read_failures
+from dagster_project.spec.mapping import cached_mappings
 
 Outcome = Literal["GO", "CONDITIONAL", "NO-GO"]
 OUTCOME_JA = {"GO": "移行可", "CONDITIONAL": "条件付き可", "NO-GO": "移行不可"}
@@ -232,7 +235,6 @@ class Ctx:
         """The system's dbt nodes that failed, or were skipped for a failure, in the build that last
         ran them (``meta.model_failures``; names, columns and rules only)."""
         if self._model_failures is None:
-            from dagster_project.mapping.dbt_failures import read_failures
 
             self._model_failures = read_failures(self.con, self.system)
         return self._model_failures
@@ -256,8 +258,6 @@ class Ctx:
 
 
 def _std_tables(ctx: Ctx) -> list[str]:
-    from dagster_project.core.names import std_name
-    from dagster_project.spec.mapping import cached_mappings
 
     return [std_name(t) for t in cached_mappings().for_system(ctx.system)]
 

@@ -47,6 +47,15 @@ from dagster_project.spec.config import ConfigError, load_city
 from dagster_project.spec.decisions import (RECORD_FIELDS, DateError, DecisionFile, GapDecision, RecordDecision,
                         csv_records, display_path, leading_comment, load_decisions_checked,
                         load_record_decisions_checked, parse_date, render_decisions)
+from dagster_project.conformance.gaiji import DECISION_FIELDS
+from dagster_project.conformance.gaiji import GaijiDecision, is_one_character
+from dagster_project.conformance.gaiji import load_gaiji_decisions_checked
+from dagster_project.core.duck import open_warehouse
+from dagster_project.readiness.gate import MyNumberReview
+from dagster_project.readiness.gate import REVIEW_FIELDS
+from dagster_project.readiness.gate import load_mynumber_reviews_checked
+from dagster_project.readiness.owner_audit import audited_import
+from dagster_project.spec.decisions import ja_error
 
 DEFINED_NAME = "kikan_system"
 LOG_FIELDS = ["imported_at", "file", "sha256", "sheet", "row", "target", "key", "change", "decided_by"]
@@ -257,7 +266,6 @@ class _Warehouse:
             notes.append(f"倉庫 {db} がないため、{what}は確認していません")
             return
         try:
-            from dagster_project.core.duck import open_warehouse
 
             self.con = open_warehouse(Path(db), read_only=True)
         except Exception as exc:     # a run writing it, a missing key: say so, check nothing
@@ -335,7 +343,6 @@ def import_workbook(path: Path, project_root_mappings: Path, db: Path | None, sy
     wh = _Warehouse(db, result.notes)
     try:
         if audit_dir is not None and not dry_run:
-            from dagster_project.readiness.owner_audit import audited_import
 
             with audited_import(audit_dir, root, sid, result):
                 _apply(pending, root, sid, result, wh)
@@ -436,7 +443,6 @@ def _pending(row: Row, system: str, day: dt.date) -> Pending:
                              decided_on=day)
         return Pending(row, "records", (key,), rec)
     if k.sheet is S.MYNUMBER:
-        from dagster_project.readiness.gate import MyNumberReview
 
         std_ref = str(v["標準テーブル"])
         rec = MyNumberReview(std_ref=std_ref, atena_no=key, result=v["確認結果"], reviewed_by=str(v["確認者"]),
@@ -448,8 +454,6 @@ def _pending(row: Row, system: str, day: dt.date) -> Pending:
 def _pending_gaiji(row: Row, system: str, day: dt.date) -> Pending:
     from pydantic import ValidationError
 
-    from dagster_project.spec.decisions import ja_error
-    from dagster_project.conformance.gaiji import GaijiDecision, is_one_character
 
     v, name = row.values, S.GAIJI.name
     code = unicodedata.normalize("NFKC", str(v["外字コード"])).strip().upper()
@@ -570,12 +574,10 @@ def _apply(pending: list[Pending], root: Path, system: str, result: ImportResult
         texts[files["records"]] = _edit_csv(files["records"], RECORD_FIELDS, lambda r: (r["finding_id"],),
                                             {k: _row_of(p.record, RECORD_FIELDS) for k, p in updates["records"].items()})
     if updates["mynumber"]:
-        from dagster_project.readiness.gate import REVIEW_FIELDS
 
         texts[files["mynumber"]] = _edit_csv(files["mynumber"], REVIEW_FIELDS, lambda r: (r["std_ref"], r["atena_no"]),
                                              {k: _row_of(p.record, REVIEW_FIELDS) for k, p in updates["mynumber"].items()})
     if updates["gaiji"]:
-        from dagster_project.conformance.gaiji import DECISION_FIELDS
 
         texts[files["gaiji"]] = _edit_csv(files["gaiji"], DECISION_FIELDS,
                                           lambda r: (r["system"].strip(), r["code"].strip().upper()),
@@ -594,8 +596,6 @@ def _apply(pending: list[Pending], root: Path, system: str, result: ImportResult
 
 
 def _existing(root: Path, system: str) -> tuple[dict[str, dict], dict[str, list[str]]]:
-    from dagster_project.conformance.gaiji import load_gaiji_decisions_checked
-    from dagster_project.readiness.gate import load_mynumber_reviews_checked
 
     gaps, gap_err = load_decisions_checked(system, root)
     recs, _ = load_record_decisions_checked(root, system)        # rewritten line by line: mistakes stay as they are
@@ -613,7 +613,6 @@ def _existing(root: Path, system: str) -> tuple[dict[str, dict], dict[str, list[
 
 
 def _review_fields() -> list[str]:
-    from dagster_project.readiness.gate import REVIEW_FIELDS
 
     return REVIEW_FIELDS
 

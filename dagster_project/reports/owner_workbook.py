@@ -37,6 +37,8 @@ from dagster_project.spec.config import Project
 from dagster_project.core.duck import open_warehouse
 from dagster_project.reports.gap_report import gap_kinds
 from dagster_project.core.textcodec import PUA_RE, has_halfwidth_kana, pua_to_sjis, sjis_to_pua
+from dagster_project.conformance.gaiji import load_gaiji_decisions_checked, problems_for
+from dagster_project.readiness.gate import load_mynumber_reviews_checked
 
 OPEN, DONE = D.OPEN, D.DONE
 HEAD_FILL = PatternFill("solid", fgColor="1F4E78")
@@ -89,8 +91,6 @@ def _decision_cells(d) -> list:
 def collect(project: Project, db: Path, system: str, gate: dict | None = None,
             owner_root: Path | None = None, glyph=None) -> WorkbookData:
     """Everything the workbook shows, read once from the warehouse and the owner's files."""
-    from dagster_project.conformance.gaiji import load_gaiji_decisions_checked, problems_for
-    from dagster_project.readiness.gate import load_mynumber_reviews_checked
 
     owner_root = Path(owner_root or project.root)
     sysconf = project.city.system(system)

@@ -33,6 +33,7 @@ import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from dagster_project.spec.config import ConfigError, load_system_file
+from dagster_project.core.wareki import era_by
 
 DECISIONS = ("業務フロー変更", "疎結合システムで対応", "データ補正", "標準仕様への要望", "対応不要")
 Decision = Literal["業務フロー変更", "疎結合システムで対応", "データ補正", "標準仕様への要望", "対応不要"]
@@ -97,7 +98,6 @@ def _parse_date(value) -> dt.date:
             raise DateError(bad + _why(int(m.group(2)))) from None
     m = _ERA.fullmatch(v)
     if m:
-        from dagster_project.core.wareki import era_by
 
         era = era_by(m.group(1))
         year = 1 if m.group(2) == "元" else int(m.group(2))

@@ -22,6 +22,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlglot import exp
 
 from dagster_project.spec.config import PROJECT_ROOT, ConfigError, Layout, LayoutFile, load_system_file
+from dagster_project.spec.config import cached_project
+from dagster_project.spec.references import load_references
 
 SEEDS = PROJECT_ROOT / "seeds"
 
@@ -299,13 +301,11 @@ def load_mappings(project, seeds: Path = SEEDS) -> MappingSet:
     missing = sorted(set(catalog.tables) - set(seen))
     if missing:
         raise ConfigError(f"standard tables no system maps: {missing}")
-    from dagster_project.spec.references import load_references
 
     return MappingSet(catalog, tables, load_references(project.root, catalog))
 
 
 @lru_cache(maxsize=2)
 def cached_mappings(root: str | None = None) -> MappingSet:
-    from dagster_project.spec.config import cached_project
 
     return load_mappings(cached_project(root))
