@@ -173,7 +173,7 @@ def ensure_browser() -> None:
 
 
 def _glyph_font() -> Path | None:
-    """IPAmj明朝's file where lib/glyphs.py looks for it ($KIKAN_GLYPH_FONT, the font folders)."""
+    """IPAmj明朝's file where conformance/glyphs.py looks for it ($KIKAN_GLYPH_FONT, the font folders)."""
     if os.environ.get("KIKAN_GLYPH_FONT"):
         p = Path(os.environ["KIKAN_GLYPH_FONT"])
         return p if p.is_file() else None
