@@ -13,7 +13,6 @@ the list.
 from __future__ import annotations
 
 import csv
-import html
 import re
 from pathlib import Path
 from typing import Literal
@@ -26,6 +25,7 @@ from dataclasses import dataclass
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from dagster_project.core.templates import ENV as _ENV
 from dagster_project.core import atomic
 from dagster_project.core.duck import open_warehouse
 from dagster_project.spec.config import ConfigError, Project, read_csv_models
@@ -195,7 +195,7 @@ def build_gaiji_list(project: Project, db: Path, system: str, out_dir: Path) -> 
         rows = con.execute(
             f'select ch, codepoints, sum(occurrences), sum(records), string_agg(std_ref || '
             f"'.' || item_name, '、' order by std_ref, item_name), min(samples) "
-            f'from conformance."conf_{system}__chars" group by ch, codepoints order by sum(occurrences) desc'
+            f'from conformance."conf_{system}__chars" group by ch, codepoints order by sum(occurrences) desc, ch'
         ).fetchall()
         mj = con.execute("select mj, coalesce(ivs, ucs) as ch, juki_code, koseki_no from reference.mj_index").fetchall()
         fold = dict(con.execute("select ch, folded from reference.char_fold").fetchall())
@@ -245,18 +245,8 @@ def build_gaiji_list(project: Project, db: Path, system: str, out_dir: Path) -> 
         wb.save(p)
 
     def write_html(p):
-        e = html.escape
-        body = "".join("<tr>" + "".join(f"<td>{e(str(x))}</td>" for x in r) + "</tr>" for r in table)
-        p.write_text(
-            "<!DOCTYPE html><html lang='ja'><head><meta charset='utf-8'>"
-            f"<title>{e(name)} 外字同定リスト</title><style>body{{font-family:'IPAmj明朝','Noto Sans CJK JP',sans-serif;"
-            "margin:1.5rem}table{border-collapse:collapse;font-size:.85rem}th{background:#1F4E78;color:#fff}"
-            "th,td{border:1px solid #ccc;padding:.25rem .45rem}</style></head><body>"
-            f"<h1>{e(name)} 外字同定リスト（{len(table)} 文字）</h1>"
-            "<p>標準文字（行政事務標準文字）にない文字の一覧です。同定した結果は mappings/gaiji/decisions.csv に"
-            "「同定」「縮退」「要確認」で記入すると、次回の実行で移行データに反映されます。</p><table><tr>"
-            + "".join(f"<th>{e(h)}</th>" for h in HEADER) + "</tr>" + body + "</table></body></html>",
-            encoding="utf-8")
+        p.write_text(_ENV.get_template("gaiji_list.html.j2").render(name=name, header=HEADER, rows=table),
+                     encoding="utf-8")
 
     atomic.write_files({xlsx: write_xlsx, htmlp: write_html})
     return {"xlsx": str(xlsx), "html": str(htmlp), "characters": len(table),

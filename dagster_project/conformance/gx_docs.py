@@ -16,12 +16,10 @@ import datetime as dt
 import json
 from pathlib import Path
 
-from jinja2 import Environment, PackageLoader, select_autoescape
 
 from dagster_project.conformance.gx_suites import SUITES_DIR
+from dagster_project.core.templates import ENV as _ENV
 
-_ENV = Environment(loader=PackageLoader("dagster_project", "templates"), autoescape=select_autoescape(["html", "j2"]),
-                   trim_blocks=True, lstrip_blocks=True)
 TABLE_DIR = "tables"
 
 

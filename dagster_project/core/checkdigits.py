@@ -1,10 +1,15 @@
-"""Check digits of the identifiers the standard data carries (DOMAIN.md, Identifiers).
+"""Check digits of the identifiers the simulator writes and the tests plant (DOMAIN.md, Identifiers).
 
-Weights that DOMAIN.md marks *assumed* (住民票コード) are parameters with the assumed value
-as default, so the real rule can be dropped in from configuration.
+The pipeline checks them in SQL (``dbt/macros/checkdigits.sql``); these are the Python side, for
+the simulator and the tests. 個人番号 and 法人番号 come from python-stdnum (``stdnum.jp.in_``,
+``stdnum.jp.cn``); only the exact form is checked here first (ASCII digits, no separators), since
+stdnum also accepts ``6214 9832 0257`` and a legacy field must not.
 """
 
 from __future__ import annotations
+
+from stdnum.jp import cn as _hojin
+from stdnum.jp import in_ as _mynumber
 
 
 def _digits(s: str, n: int | None = None) -> list[int] | None:
@@ -16,35 +21,31 @@ def _digits(s: str, n: int | None = None) -> list[int] | None:
 
 
 def mynumber_check_digit(base11: str) -> int:
-    """個人番号: weights 6,5,4,3,2,7,6,5,4,3,2 over the first 11 digits, left to right."""
-    d = _digits(base11, 11)
-    if d is None:
+    """個人番号: the 12th digit of 11 ASCII digits (stdnum.jp.in_)."""
+    if _digits(base11, 11) is None:
         raise ValueError("個人番号 base must be 11 ASCII digits")
-    r = sum(x * w for x, w in zip(d, (6, 5, 4, 3, 2, 7, 6, 5, 4, 3, 2))) % 11
-    return 0 if r <= 1 else 11 - r
+    return int(_mynumber.calc_check_digit(base11))
 
 
 def is_valid_mynumber(s: str) -> bool:
-    d = _digits(s, 12)
-    return d is not None and mynumber_check_digit(s[:11]) == d[11]
+    return _digits(s, 12) is not None and _mynumber.is_valid(s)
 
 
 def hojin_check_digit(base12: str) -> int:
-    """法人番号: the first digit; weights 1,2,1,2… over the 12 base digits from the right."""
-    d = _digits(base12, 12)
-    if d is None:
+    """法人番号: the first digit, before 12 ASCII base digits (stdnum.jp.cn)."""
+    if _digits(base12, 12) is None:
         raise ValueError("法人番号 base must be 12 ASCII digits")
-    s = sum(x * (1 if i % 2 == 0 else 2) for i, x in enumerate(reversed(d)))
-    return 9 - (s % 9)
+    return int(_hojin.calc_check_digit(base12))
 
 
 def is_valid_hojin(s: str) -> bool:
-    d = _digits(s, 13)
-    return d is not None and hojin_check_digit(s[1:]) == d[0]
+    return _digits(s, 13) is not None and _hojin.is_valid(s)
 
 
+# hand-rolled: stdnum has no weighted modulus 11 of Japanese local identifiers (宛名番号, 住民票コード)
 def m11_check_digit(base: str, weights: tuple[int, ...] = (2, 3, 4, 5, 6, 7)) -> int:
-    """Modulus 11, weights cycling 2..7 from the right (M11W2-7); 10 and 11 give 0."""
+    """Modulus 11, weights cycling 2..7 from the right (M11W2-7); 10 and 11 give 0. The
+    simulator's 宛名番号 and 住民票コード (whose weights city.yaml ``juminhyo_weights`` gives the SQL)."""
     d = _digits(base)
     if d is None or not d:
         raise ValueError("base must be ASCII digits")
@@ -58,17 +59,7 @@ def is_valid_m11(s: str, weights: tuple[int, ...] = (2, 3, 4, 5, 6, 7)) -> bool:
     return d is not None and len(d) >= 2 and m11_check_digit(s[:-1], weights) == d[-1]
 
 
-def juminhyo_check_digit(base10: str, weights: tuple[int, ...] = (2, 3, 4, 5, 6, 7)) -> int:
-    """住民票コード: the last of 11 digits, mod 11 with weights 2..7 from the right (assumed)."""
-    if len(base10) != 10:
-        raise ValueError("住民票コード base must be 10 digits")
-    return m11_check_digit(base10, weights)
-
-
-def is_valid_juminhyo(s: str, weights: tuple[int, ...] = (2, 3, 4, 5, 6, 7)) -> bool:
-    return isinstance(s, str) and len(s) == 11 and is_valid_m11(s, weights)
-
-
+# hand-rolled: stdnum has no 全国地方公共団体コード
 def local_gov_check_digit(base5: str) -> int:
     """全国地方公共団体コード: weights 6,5,4,3,2; check = last digit of 11 - (sum mod 11)."""
     d = _digits(base5, 5)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import html
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 
 from dagster_project.core import atomic
 from dagster_project.core.duck import open_warehouse
+from dagster_project.core.templates import ENV as _ENV
 from dagster_project.spec.config import PROJECT_ROOT, Project
 from dagster_project.spec.decisions import DECISIONS, NOT_NEEDED, TWIN, gap_status, load_decisions_checked, needing_decision, reconcile
 
@@ -208,50 +208,10 @@ def _write_xlsx(path: Path, title: str, summary, sheets) -> None:
     wb.save(path)
 
 
-CSS = """
-body { font-family: "IPAmj明朝", "IPAmjMincho", "Noto Sans CJK JP", "Noto Sans JP", "Hiragino Sans",
-       "Yu Gothic", "Meiryo", sans-serif; margin: 1.5rem; color: #1b1b1b; }
-h1 { font-size: 1.4rem; } h2 { font-size: 1.15rem; margin-top: 2rem; border-left: 6px solid #1F4E78; padding-left: .5rem; }
-table { border-collapse: collapse; font-size: .85rem; }
-th { background: #1F4E78; color: #fff; position: sticky; top: 0; }
-th, td { border: 1px solid #c8c8c8; padding: .25rem .45rem; vertical-align: top; }
-tr:nth-child(even) td { background: #f4f7fb; }
-.note { font-size: .8rem; color: #555; }
-.open { color: #b00020; font-weight: bold; }
-"""
-
-
 def _html(title: str, summary, sheets, kinds) -> str:
-    e = html.escape
-    out = ["<!DOCTYPE html><html lang='ja'><head><meta charset='utf-8'>",
-           f"<title>{e(title)} ギャップレポート</title><style>{CSS}</style></head><body>",
-           f"<h1>{e(title)} 標準データ要件 差異一覧（ギャップレポート）</h1>",
-           "<p class='note'>外字・MJ文字を正しく表示するには IPAmj明朝 の導入を推奨します。表示できない文字は代替の字形か"
-           "□で表示されます（データ自体は変わりません）。個人を特定する情報は載せず、内部キー（宛名番号等）と行番号で示します。"
-           "対応方針は mappings/&lt;system&gt;/gap_decisions.yaml に記入すると次回の実行で反映されます。</p>",
-           "<h2>概要</h2><table>"]
-    for k, v in summary:
-        if k:
-            out.append(f"<tr><th style='position:static'>{e(str(k))}</th><td>{e(str(v))}</td></tr>")
-    out.append("</table>")
-    out.append("<h2>差異の種類</h2><table><tr><th>種類</th><th>区分</th><th>説明</th></tr>")
-    for k in kinds.values():
-        out.append(f"<tr><td>{e(k['label_ja'])}</td><td>{'仕様' if k['category'] == 'spec' else 'データ'}</td>"
-                   f"<td>{e(k['description_ja'])}</td></tr>")
-    out.append("</table>")
-    for name, header, rows in sheets:
-        out.append(f"<h2>{e(name)}（{len(rows)} 件）</h2><table><tr>")
-        out += [f"<th>{e(h)}</th>" for h in header]
-        out.append("</tr>")
-        dcol = header.index("対応方針") if "対応方針" in header else None
-        for r in rows:
-            cells = []
-            for i, v in enumerate(r):
-                if i == dcol and not v:
-                    cells.append("<td class='open'>未決定</td>")
-                else:
-                    cells.append(f"<td>{e(str(v))}</td>")
-            out.append("<tr>" + "".join(cells) + "</tr>")
-        out.append("</table>")
-    out.append("</body></html>")
-    return "\n".join(out)
+    """The HTML twin (``templates/gap_report.html.j2``); a blank 対応方針 shows as 未決定."""
+    return _ENV.get_template("gap_report.html.j2").render(
+        title=title, summary=summary, kinds=list(kinds.values()),
+        sheets=[{"name": name, "header": header, "rows": rows,
+                 "decision_col": header.index("対応方針") if "対応方針" in header else None}
+                for name, header, rows in sheets])

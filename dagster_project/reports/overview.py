@@ -25,12 +25,12 @@ import os
 import re
 from pathlib import Path
 
-from jinja2 import Environment, PackageLoader, select_autoescape
 
 from dagster_project.core import atomic
 from dagster_project.spec.config import Project
 from dagster_project.readiness.gatelog import read_history, read_log
 from dagster_project.readiness.gate import OUTCOME_JA, GateConfig, gate_date
+from dagster_project.core.templates import ENV as _ENV
 
 COLOUR = {"GO": "#1a7f37", "CONDITIONAL": "#b26b00", "NO-GO": "#c62828", "NONE": "#6b7280"}
 FIGURES_JA = {"records": "現行レコード", "quarantined": "隔離", "standard_rows": "標準テーブル行",
@@ -41,8 +41,6 @@ TRACK_JA = {"on_schedule": "標準準拠（期限内）", "tokutei_ikou_shien": 
 STATUS_ORDER = ("GO", "CONDITIONAL", "NO-GO")
 TREND_REHEARSALS = 20
 FONT = "Noto Sans CJK JP"
-_ENV = Environment(loader=PackageLoader("dagster_project", "templates"), autoescape=select_autoescape(["html", "j2"]),
-                   trim_blocks=True, lstrip_blocks=True)
 
 
 def system_states(project: Project, state_dir: Path, gate: GateConfig, today: dt.date) -> list[dict]:

@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from io import BytesIO
 from pathlib import Path
 
-from jinja2 import Environment, PackageLoader, select_autoescape
 from openpyxl import Workbook
 from openpyxl.drawing.image import Image as XLImage
 from openpyxl.formatting.rule import FormulaRule
@@ -39,6 +38,7 @@ from dagster_project.reports.gap_report import gap_kinds
 from dagster_project.core.textcodec import PUA_RE, has_halfwidth_kana, pua_to_sjis, sjis_to_pua
 from dagster_project.conformance.gaiji import load_gaiji_decisions_checked, problems_for
 from dagster_project.readiness.gate import load_mynumber_reviews_checked
+from dagster_project.core.templates import ENV as _ENV
 
 OPEN, DONE = D.OPEN, D.DONE
 HEAD_FILL = PatternFill("solid", fgColor="1F4E78")
@@ -395,7 +395,6 @@ def _write_sheet(wb: Workbook, sd: SheetData) -> None:
 
 # --------------------------------------------------------------------------- HTML twin
 
-_ENV = Environment(loader=PackageLoader("dagster_project", "templates"), autoescape=select_autoescape(["html", "j2"]))
 
 
 def _cell(v) -> str:

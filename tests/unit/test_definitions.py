@@ -1,18 +1,25 @@
 """The asset graph generated from mappings/: a snapshot of every asset key, group, owner and check,
-so generating 13 systems cannot drift quietly. After an intended change, regenerate with
-``UPDATE_SNAPSHOTS=1 make test`` and review the diff."""
+so generating 13 systems cannot drift quietly. The snapshot is plain text
+(``__snapshots__/test_definitions/test_asset_graph_matches_snapshot.txt``, one asset a line), so a
+change reads as an ordinary diff. After an intended change, regenerate it with
+``.venv/bin/python -m pytest tests/unit/test_definitions.py --snapshot-update`` and review the diff."""
 
-import os
 import re
 import shutil
 from pathlib import Path
 
 import dagster as dg
 import pytest
+from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
 
 from dagster_project.definitions import defs
 
-SNAPSHOT = Path(__file__).parents[1] / "snapshots" / "asset_graph.txt"
+
+class TextSnapshot(SingleFileSnapshotExtension):
+    """One UTF-8 text file per snapshot (syrupy's amber format would wrap it in a quoted, indented block)."""
+
+    _write_mode = WriteMode.TEXT
+    file_extension = "txt"
 
 
 def render() -> str:
@@ -26,11 +33,8 @@ def render() -> str:
     return "\n".join(lines) + "\n"
 
 
-def test_asset_graph_matches_snapshot():
-    got = render()
-    if os.environ.get("UPDATE_SNAPSHOTS") or not SNAPSHOT.exists():
-        SNAPSHOT.write_text(got, encoding="utf-8")
-    assert got == SNAPSHOT.read_text(encoding="utf-8")
+def test_asset_graph_matches_snapshot(snapshot):
+    assert render() == snapshot.use_extension(TextSnapshot)
 
 
 def test_every_system_is_one_group_and_every_raw_table_has_a_blocking_check(project):
