@@ -24,7 +24,7 @@ from dagster_project.spec.reconciliation import ReconConfig
 from dagster_project.spec.config import PROJECT_ROOT, ConfigError, Project, _build, _read_yaml, read_csv_models
 from dagster_project.spec.decisions import (DecisionFile, OwnerDate, check_yaml_model, display_path, load_decisions_checked,
                         needing_decision, read_csv_checked, reconcile)
-from dagster_project.conformance.gaiji import load_gaiji_decisions_checked, problems_for
+from dagster_project.spec.gaiji_decisions import load_gaiji_decisions_checked, problems_for
 from dagster_project.core.textcodec import PUA_RE, has_halfwidth_kana, pua_to_sjis
 from dagster_project.core.names import std_name
 from dagster_project.mapping.dbt_failures import read_failures

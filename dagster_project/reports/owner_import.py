@@ -47,9 +47,9 @@ from dagster_project.spec.config import ConfigError, load_city
 from dagster_project.spec.decisions import (RECORD_FIELDS, DateError, DecisionFile, GapDecision, RecordDecision,
                         csv_records, display_path, leading_comment, load_decisions_checked,
                         load_record_decisions_checked, parse_date, render_decisions)
-from dagster_project.conformance.gaiji import DECISION_FIELDS
-from dagster_project.conformance.gaiji import GaijiDecision, is_one_character
-from dagster_project.conformance.gaiji import load_gaiji_decisions_checked
+from dagster_project.spec.gaiji_decisions import DECISION_FIELDS
+from dagster_project.spec.gaiji_decisions import GaijiDecision, is_one_character
+from dagster_project.spec.gaiji_decisions import load_gaiji_decisions_checked
 from dagster_project.core.duck import open_warehouse
 from dagster_project.readiness.gate import MyNumberReview
 from dagster_project.readiness.gate import REVIEW_FIELDS

@@ -36,7 +36,7 @@ from dagster_project.spec.config import Project
 from dagster_project.core.duck import open_warehouse
 from dagster_project.reports.gap_report import gap_kinds
 from dagster_project.core.textcodec import PUA_RE, has_halfwidth_kana, pua_to_sjis, sjis_to_pua
-from dagster_project.conformance.gaiji import load_gaiji_decisions_checked, problems_for
+from dagster_project.spec.gaiji_decisions import load_gaiji_decisions_checked, problems_for
 from dagster_project.readiness.gate import load_mynumber_reviews_checked
 from dagster_project.core.templates import ENV as _ENV
 
