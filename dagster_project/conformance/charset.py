@@ -20,7 +20,7 @@ from pathlib import Path
 
 import polars as pl
 
-from dagster_project.core.settings import PROJECT_ROOT, settings
+from dagster_project.core.settings import settings
 from dagster_project.core.warehouse import connect
 
 IVS_RANGE = (0xE0100, 0xE01EF)
@@ -43,7 +43,7 @@ def _mj_rows(path: Path) -> list[tuple]:
 
 
 def extra_chars(path: Path | None = None) -> list[tuple[str, str]]:
-    path = path or PROJECT_ROOT / "seeds" / "charset_extra.csv"
+    path = path or settings().seeds_dir / "charset_extra.csv"
     out = []
     with path.open(encoding="utf-8") as fh:
         for line, r in enumerate(csv.DictReader(fh), start=2):

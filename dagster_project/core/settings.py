@@ -11,6 +11,8 @@ run reads or writes by default lies under ``var/``; each place can be moved by i
 ``KIKAN_READINESS_DIR``          the gate's records (default ``<var>/readiness``)
 ``KIKAN_EXPORTS_DIR``            the vendor packages (default ``<var>/exports``)
 ``KIKAN_MAPPINGS_DIR``           the city's configuration (default ``mappings/``)
+``KIKAN_SEEDS_DIR``              the standard catalog, codes and rules (default ``seeds/``; dbt reads
+                                 ``../seeds`` beside its project, so a copied project keeps them side by side)
 ``KIKAN_DBT_DIR``                the dbt project the models are generated into (default ``dbt/``)
 ``KIKAN_TODAY``                  the day the gates judge on (default: the city's as-of date)
 ``KIKAN_WAREHOUSE_KEY``          encrypts the warehouse (DuckDB AES-GCM)
@@ -50,6 +52,7 @@ class Settings(BaseSettings):
     readiness_dir: Path | None = None
     exports_dir: Path | None = None
     mappings_dir: Path = PROJECT_ROOT / "mappings"
+    seeds_dir: Path = PROJECT_ROOT / "seeds"
     dbt_dir: Path = PROJECT_ROOT / "dbt"
     today: dt.date | None = None
     warehouse_key: SecretStr | None = None

@@ -14,9 +14,8 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 
-from dagster_project.core.settings import PROJECT_ROOT
+from dagster_project.core.settings import settings
 
 
 @dataclass(frozen=True)
@@ -31,7 +30,7 @@ class Era:
 
 @lru_cache(maxsize=1)
 def eras() -> tuple[Era, ...]:
-    path = Path(PROJECT_ROOT) / "seeds" / "eras.csv"
+    path = settings().seeds_dir / "eras.csv"
     out = []
     with path.open(encoding="utf-8") as fh:
         for row in csv.DictReader(fh):

@@ -35,8 +35,8 @@ import csv
 import json
 from pathlib import Path
 
-from dagster_project.spec.config import PROJECT_ROOT
 from dagster_project.core.names import std_name
+from dagster_project.core.settings import settings
 
 PROFILE = "https://datapackage.org/profiles/2.0/datapackage.json"
 DESCRIPTOR = "datapackage.json"
@@ -52,7 +52,8 @@ PARQUET_MEDIATYPE = "application/vnd.apache.parquet"
 ROW_GROUP = 122_880     # Parquet rows per row group, fixed so the same rows give the same bytes
 
 
-def reason_kinds(seeds: Path = PROJECT_ROOT / "seeds") -> dict[str, dict]:
+def reason_kinds(seeds: Path | None = None) -> dict[str, dict]:
+    seeds = seeds or settings().seeds_dir
     """The data-gap kinds a standard item's flag can hold: code -> {label_ja, description_ja}."""
     with (seeds / "gap_kinds.csv").open(encoding="utf-8", newline="") as fh:
         return {r["kind"]: r for r in csv.DictReader(fh) if r["category"] == "data"}

@@ -35,13 +35,13 @@ import duckdb
 from dagster_project.core.duck import open_warehouse
 from dagster_project.readiness import datapackage as dp
 from dagster_project.core import faults
-from dagster_project.spec.config import PROJECT_ROOT
 from dagster_project.core.names import std_name
 from dagster_project.spec.mapping import ResolvedTable
 from dagster_project.readiness import gatelog
 from dagster_project.readiness.gate import OUTCOME_JA
 from dagster_project.spec.config import cached_project
 from dagster_project.spec.mapping import cached_mappings
+from dagster_project.core.settings import settings
 
 PREVIEW_SUFFIX = "-参考"
 PREVIEW_JA = "参考（本番移行には使用しない）"
@@ -53,7 +53,7 @@ CATALOG_FILES = ("std_items.csv", "std_codes.csv")
 def catalog_version() -> str:
     h = hashlib.sha256()
     for name in CATALOG_FILES:
-        h.update((PROJECT_ROOT / "seeds" / name).read_bytes())
+        h.update((settings().seeds_dir / name).read_bytes())
     return h.hexdigest()[:16]
 
 

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from dagster_project.core.duck import open_warehouse
 from dagster_project.spec.reconciliation import ReconConfig
-from dagster_project.spec.config import PROJECT_ROOT, ConfigError, Project, _build, _read_yaml, read_csv_models
+from dagster_project.spec.config import ConfigError, Project, _build, _read_yaml, read_csv_models
 from dagster_project.spec.decisions import (DecisionFile, OwnerDate, check_yaml_model, display_path, load_decisions_checked,
                         needing_decision, read_csv_checked, reconcile)
 from dagster_project.spec.gaiji_decisions import load_gaiji_decisions_checked, problems_for
@@ -29,6 +29,7 @@ from dagster_project.core.textcodec import PUA_RE, has_halfwidth_kana, pua_to_sj
 from dagster_project.core.names import std_name
 from dagster_project.mapping.dbt_failures import read_failures
 from dagster_project.spec.mapping import cached_mappings
+from dagster_project.core.settings import settings
 
 Outcome = Literal["GO", "CONDITIONAL", "NO-GO"]
 OUTCOME_JA = {"GO": "移行可", "CONDITIONAL": "条件付き可", "NO-GO": "移行不可"}
@@ -349,7 +350,7 @@ def _findings(ctx: Ctx, cfg: CriterionConfig):
 
 
 def check_kind_labels() -> dict[str, str]:
-    with (PROJECT_ROOT / "seeds" / "finding_rules.csv").open(encoding="utf-8") as fh:
+    with (settings().seeds_dir / "finding_rules.csv").open(encoding="utf-8") as fh:
         return {r["rule_id"]: r["label_ja"] for r in csv.DictReader(fh)}
 
 

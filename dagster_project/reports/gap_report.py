@@ -21,14 +21,15 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from dagster_project.core import atomic
 from dagster_project.core.duck import open_warehouse
 from dagster_project.core.templates import ENV as _ENV
-from dagster_project.spec.config import PROJECT_ROOT, Project
+from dagster_project.spec.config import Project
 from dagster_project.spec.decisions import DECISIONS, NOT_NEEDED, TWIN, gap_status, load_decisions_checked, needing_decision, reconcile
+from dagster_project.core.settings import settings
 
 STATUS_JA = {"mapped": "対応済", "partial": "一部対応", "no_source": "移行元なし"}
 
 
 def gap_kinds() -> dict[str, dict]:
-    with (PROJECT_ROOT / "seeds" / "gap_kinds.csv").open(encoding="utf-8") as fh:
+    with (settings().seeds_dir / "gap_kinds.csv").open(encoding="utf-8") as fh:
         return {r["kind"]: r for r in csv.DictReader(fh)}
 
 

@@ -24,8 +24,9 @@ from sqlglot import exp
 from dagster_project.spec.config import PROJECT_ROOT, ConfigError, Layout, LayoutFile, load_system_file
 from dagster_project.spec.config import cached_project
 from dagster_project.spec.references import load_references
+from dagster_project.core.settings import settings
 
-SEEDS = PROJECT_ROOT / "seeds"
+SEEDS = PROJECT_ROOT / "seeds"   # the repository's; a run reads settings().seeds_dir
 
 
 # --------------------------------------------------------------------------- the catalog
@@ -73,7 +74,8 @@ class Catalog:
         return self.tables[ref]
 
 
-def load_catalog(seeds: Path = SEEDS) -> Catalog:
+def load_catalog(seeds: Path | None = None) -> Catalog:
+    seeds = seeds or settings().seeds_dir
     tables: dict[str, StdTable] = {}
     path = seeds / "std_items.csv"
     with path.open(encoding="utf-8", newline="") as fh:
@@ -288,7 +290,8 @@ class MappingSet:
         return [t for t in self.tables if t.system == system]
 
 
-def load_mappings(project, seeds: Path = SEEDS) -> MappingSet:
+def load_mappings(project, seeds: Path | None = None) -> MappingSet:
+    seeds = seeds or settings().seeds_dir
     catalog = load_catalog(seeds)
     tables: list[ResolvedTable] = []
     for s in project.city.systems:
