@@ -19,6 +19,8 @@ from pathlib import Path
 
 from dagster_project.conformance.gx_suites import SUITES_DIR
 from dagster_project.core.templates import ENV as _ENV
+from dagster_project.core.names import std_name
+from dagster_project.spec.mapping import cached_mappings
 
 TABLE_DIR = "tables"
 
@@ -55,11 +57,14 @@ def write_site(folder: Path, results: dict[str, dict], city_name: str = "",
     (folder / TABLE_DIR).mkdir(parents=True, exist_ok=True)
     made = dt.datetime.now().strftime("%Y-%m-%d %H:%M")
     index, pages = [], []
+    # which current system hosts each standard table: the city's mappings say (not the suite, which
+    # is the catalog's and stays the same when a table moves to another system)
+    hosts = {std_name(t): t.system for t in cached_mappings().tables}
     for name in sorted(results):
         meta, rows = table_rows(name, results[name], suites_dir)
         counts = {k: sum(r["status"] == k for r in rows) for k in ("passed", "failed", "raised", "missing")}
         entry = {"name": name, "href": f"{TABLE_DIR}/{name}.html", "table_name": meta.get("table_name") or name,
-                 "standard_table": meta.get("standard_table") or "", "system": meta.get("system") or "",
+                 "standard_table": meta.get("standard_table") or "", "system": hosts.get(name, ""),
                  "expectations": len(rows), **counts}
         index.append(entry)
         page = folder / TABLE_DIR / f"{name}.html"

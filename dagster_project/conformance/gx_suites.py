@@ -82,7 +82,7 @@ def suite_for(t: ResolvedTable, catalog: Catalog) -> dict:
                                  unexpected_rows_query=_gx_query(query, name, it.item_id),
                                  description=f"{it.item_name}: every character is 行政事務標準文字"))
     return {"name": name, "id": str(uuid.uuid5(NS, name)), "expectations": exps,
-            "meta": {"standard_table": t.std.ref, "table_name": t.std.table_name, "system": t.system,
+            "meta": {"standard_table": t.std.ref, "table_name": t.std.table_name,
                      "generated_from": "seeds/std_items.csv, seeds/std_codes.csv, mappings/"},
             "notes": None}
 

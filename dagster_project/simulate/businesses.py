@@ -1,15 +1,24 @@
-"""The 20 businesses' data, derived consistently from the population, per current system.
+"""The 20 businesses' data, derived consistently from the population, per logical table.
 
-Each function returns the logical frames of one current system's export files (one column
-per layout field; see :mod:`render` for the value conventions). The 20 businesses follow
-the population: 後期高齢 for 75+, 介護 for 65+, 児童手当 for households with children,
-学齢簿 for ages 6–15, the electoral roll for Japanese 18+, and so on. The selection rates
-are rough public figures for a large Japanese city, not claims about any real city.
+A logical table is named ``<business>.<table>``: the business of ``mappings/city.yaml`` it belongs
+to and the table name the layouts give its export file (``juki.kojin``, ``inkan.inkan``). Each
+builder returns the logical frames of one or more tables (one column per layout field; see
+:mod:`render` for the value conventions); tables drawn from one random stream, or from each
+other, stay in one builder so that the same seed gives the same bytes. Which system exports a
+table is not decided here: :func:`system_frames` gives each system the tables its layout hosts,
+found through the businesses ``city.yaml`` gives the system. Moving a business (印鑑登録 out of
+住民記録, say) into a system of its own is a change of ``mappings/`` only.
+
+The 20 businesses follow the population: 後期高齢 for 75+, 介護 for 65+, 児童手当 for
+households with children, 学齢簿 for ages 6–15, the electoral roll for Japanese 18+, and so on.
+The selection rates are rough public figures for a large Japanese city, not claims about any
+real city.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -60,11 +69,26 @@ def _ymd(day: dt.date) -> str:
     return day.isoformat()
 
 
+Builder = Callable[[Ctx], dict[str, pl.DataFrame]]
+TABLE_BUILDERS: dict[str, Builder] = {}
+
+
+def builds(*tables: str) -> Callable[[Builder], Builder]:
+    """Register a builder of the logical tables ``<business>.<table>``; it returns them by those names."""
+    def register(fn: Builder) -> Builder:
+        for t in tables:
+            if t in TABLE_BUILDERS:
+                raise ValueError(f"logical table {t} has two builders: {TABLE_BUILDERS[t].__name__}, {fn.__name__}")
+            TABLE_BUILDERS[t] = fn
+        return fn
+    return register
+
+
 # --------------------------------------------------------------------------- 住民記録
 
-def jumin(c: Ctx) -> dict[str, pl.DataFrame]:
+@builds("juki.kojin", "juki.gaikoku")
+def juki(c: Ctx) -> dict[str, pl.DataFrame]:
     p, h = c.pop.persons, c.pop.history
-    rng = c.rng("jumin")
     rows = h.join(p.drop("jusho", "jusho_cd", "zip", "katagaki", "jumin_date", "first_event",
                          "status", "ido_date"), on=["pid", "atena_no"], how="left")
     kojin = rows.select(
@@ -114,6 +138,15 @@ def jumin(c: Ctx) -> dict[str, pl.DataFrame]:
         zairyu_card=pl.when(F("zairyu") == "特別永住者").then(pl.lit("")).otherwise(
             pl.concat_str([pl.lit("AB"), F("atena_no").str.slice(1, 8), pl.lit("CD")])),
     )
+    return {"juki.kojin": kojin, "juki.gaikoku": gaikoku}
+
+
+# --------------------------------------------------------------------------- 印鑑登録
+
+@builds("inkan.inkan")
+def inkan(c: Ctx) -> dict[str, pl.DataFrame]:
+    p = c.pop.persons
+    rng = c.rng("jumin")  # the stream's name from when 住民記録 built it: the same seed, the same seals
     adults = _pick(p.filter(F("age") >= 15), rng, 0.5)
     n = adults.height
     haishi = rng.random(n) < 0.05
@@ -132,11 +165,12 @@ def jumin(c: Ctx) -> dict[str, pl.DataFrame]:
         jotai=pl.when(F("status") != "住民").then(pl.lit("廃止")).otherwise(F("jotai")),
         haishi_date=pl.when(F("status") != "住民").then(F("ido_date")).otherwise(F("haishi_date")),
     ).drop("status", "ido_date")
-    return {"kojin": kojin, "gaikoku": gaikoku, "inkan": inkan}
+    return {"inkan.inkan": inkan}
 
 
 # --------------------------------------------------------------------------- 戸籍
 
+@builds("koseki.koseki", "koseki.kojin", "fuhyo.fuhyo")
 def koseki(c: Ctx) -> dict[str, pl.DataFrame]:
     rng = c.rng("koseki")
     p = c.pop.persons.filter(F("honseki_here") & F("role").is_in(["世帯主", "妻", "夫", "子"]))
@@ -182,11 +216,12 @@ def koseki(c: Ctx) -> dict[str, pl.DataFrame]:
         atena_no=F("atena_no"),
         jotai=pl.when(F("status") == "住民").then(pl.lit("現在")).otherwise(pl.lit("消除")),
     )
-    return {"koseki": kos, "kojin": kojin, "fuhyo": fuhyo}
+    return {"koseki.koseki": kos, "koseki.kojin": kojin, "fuhyo.fuhyo": fuhyo}
 
 
 # --------------------------------------------------------------------------- 選挙
 
+@builds("senkyo.meibo")
 def senkyo(c: Ctx) -> dict[str, pl.DataFrame]:
     p = c.pop.persons
     cutoff = _ymd(c.today - dt.timedelta(days=92))
@@ -205,11 +240,12 @@ def senkyo(c: Ctx) -> dict[str, pl.DataFrame]:
         massho_date=pl.lit(""),
         hyoji=pl.when(F("status") == "転出").then(pl.lit("転出表示")).otherwise(pl.lit("登録")),
     )
-    return {"meibo": meibo}
+    return {"senkyo.meibo": meibo}
 
 
 # --------------------------------------------------------------------------- 国保 / 年金 / 後期 / 介護
 
+@builds("kokuho.hihokensha", "kokuho.fuka")
 def kokuho(c: Ctx) -> dict[str, pl.DataFrame]:
     rng = c.rng("kokuho")
     p = c.pop.persons.filter(F("age") < 75)
@@ -248,9 +284,10 @@ def kokuho(c: Ctx) -> dict[str, pl.DataFrame]:
             nendo=pl.lit(str(nendo)), setai_no=F("setai_no"),
             iryo=pl.Series(iryo), shien=pl.Series(shien), kaigo=pl.Series(kaigo_),
             gokei=pl.Series(iryo + shien + kaigo_)))
-    return {"hihokensha": hiho, "fuka": pl.concat(fuka)}
+    return {"kokuho.hihokensha": hiho, "kokuho.fuka": pl.concat(fuka)}
 
 
+@builds("nenkin.hihokensha")
 def nenkin(c: Ctx) -> dict[str, pl.DataFrame]:
     rng = c.rng("nenkin")
     p = c.pop.persons.filter(F("resident") & (F("age") >= 20) & (F("age") < 60))
@@ -273,9 +310,10 @@ def nenkin(c: Ctx) -> dict[str, pl.DataFrame]:
         soshitsu_date=pl.lit(""),
         menjo=pl.when(F("kind") == "第1号被保険者").then(pl.Series(menjo)).otherwise(pl.lit("免除なし")),
     ).unique(subset=["kiso_nenkin_no"], keep="first", maintain_order=True)
-    return {"hihokensha": hiho}
+    return {"nenkin.hihokensha": hiho}
 
 
+@builds("kouki.hihokensha")
 def kouki(c: Ctx) -> dict[str, pl.DataFrame]:
     rng = c.rng("kouki")
     p = c.pop.persons.filter(F("age") >= 75)
@@ -291,9 +329,10 @@ def kouki(c: Ctx) -> dict[str, pl.DataFrame]:
         soshitsu_date=pl.when(F("resident")).then(pl.lit("")).otherwise(F("ido_date")),
         futan=pl.Series(rng.choice(["1割", "2割", "3割"], n, p=[0.72, 0.2, 0.08])),
     )
-    return {"hihokensha": hiho}
+    return {"kouki.hihokensha": hiho}
 
 
+@builds("kaigo.hihokensha", "kaigo.nintei")
 def kaigo(c: Ctx) -> dict[str, pl.DataFrame]:
     rng = c.rng("kaigo")
     p = c.pop.persons
@@ -330,11 +369,12 @@ def kaigo(c: Ctx) -> dict[str, pl.DataFrame]:
         nintei_shuryo=_date_add("nintei_shuryo", -start + pl.Series(rng.choice([365, 730, 1095], k))),
         shinsei_date=_date_add("shinsei_date", -start - 30),
     )
-    return {"hihokensha": hiho.drop("age", "resident"), "nintei": nintei}
+    return {"kaigo.hihokensha": hiho.drop("age", "resident"), "kaigo.nintei": nintei}
 
 
 # --------------------------------------------------------------------------- 健康管理
 
+@builds("kenko.kenshin")
 def kenko(c: Ctx) -> dict[str, pl.DataFrame]:
     rng = c.rng("kenko")
     p = c.residents.filter(F("age") >= 40)
@@ -357,11 +397,12 @@ def kenko(c: Ctx) -> dict[str, pl.DataFrame]:
         ketsuatsu=pl.Series(rng.normal(128, 16, n).astype(np.int64)),
         hantei=pl.Series(rng.choice(["異常なし", "要経過観察", "要精密検査", "要治療"], n, p=[0.45, 0.35, 0.15, 0.05])),
     ).with_columns(jushin_date=_date_add("jushin_date", -pl.Series(rng.integers(1, 360, n))))
-    return {"kenshin": kenshin}
+    return {"kenko.kenshin": kenshin}
 
 
 # --------------------------------------------------------------------------- 子育て
 
+@builds("jido_teate.teate_jukyusha", "jido_teate.teate_jido", "jido_fuyo.fuyo", "kodomo.hoiku")
 def kosodate(c: Ctx) -> dict[str, pl.DataFrame]:
     rng = c.rng("kosodate")
     r = c.residents
@@ -413,11 +454,14 @@ def kosodate(c: Ctx) -> dict[str, pl.DataFrame]:
         nyusho_date=pl.max_horizontal(_date_add("birth", 60), pl.lit(_ymd(c.today - dt.timedelta(days=900)))),
         taisho_date=pl.lit(""),
     )
-    return {"teate_jukyusha": teate, "teate_jido": jido, "fuyo": fuyo, "hoiku": hoiku}
+    return {"jido_teate.teate_jukyusha": teate, "jido_teate.teate_jido": jido, "jido_fuyo.fuyo": fuyo,
+            "kodomo.hoiku": hoiku}
 
 
 # --------------------------------------------------------------------------- 税総合
 
+@builds("kojin_jumin.atena", "kojin_jumin.kojin", "hojin_jumin.hojin", "kotei.tochi", "kotei.kaoku",
+        "keiji.keiji", "kojin_jumin.shuno")
 def zeimu(c: Ctx) -> dict[str, pl.DataFrame]:
     rng = c.rng("zeimu")
     p = c.pop.persons
@@ -542,12 +586,13 @@ def zeimu(c: Ctx) -> dict[str, pl.DataFrame]:
                               for d, x, pd_ in zip(due, rng.integers(0, 20, q).tolist(), paid.tolist())]),
         noki_date=pl.Series([d.isoformat() for d in due]),
     )
-    return {"atena": atena, "kojin": kojin, "hojin": hojin, "tochi": tochi, "kaoku": kaoku,
-            "keiji": keiji, "shuno": shuno}
+    return {"kojin_jumin.atena": atena, "kojin_jumin.kojin": kojin, "hojin_jumin.hojin": hojin,
+            "kotei.tochi": tochi, "kotei.kaoku": kaoku, "keiji.keiji": keiji, "kojin_jumin.shuno": shuno}
 
 
 # --------------------------------------------------------------------------- 障害 / 就学 / 生活保護
 
+@builds("shogai.techo")
 def shogai(c: Ctx) -> dict[str, pl.DataFrame]:
     rng = c.rng("shogai")
     p = c.residents
@@ -573,9 +618,10 @@ def shogai(c: Ctx) -> dict[str, pl.DataFrame]:
                                       np.where(kind == "精神障害者保健福祉手帳", "精神障害",
                                                names[rng.integers(0, 4, n)]))),
     )
-    return {"techo": techo}
+    return {"shogai.techo": techo}
 
 
+@builds("shugaku.gakureibo")
 def shugaku(c: Ctx) -> dict[str, pl.DataFrame]:
     rng = c.rng("shugaku")
     r = c.residents
@@ -607,9 +653,10 @@ def shugaku(c: Ctx) -> dict[str, pl.DataFrame]:
         filler=pl.lit(""),
     )
     del april1
-    return {"gakureibo": book}
+    return {"shugaku.gakureibo": book}
 
 
+@builds("seiho.case", "seiho.setaiin", "seiho.fujo")
 def seiho(c: Ctx) -> dict[str, pl.DataFrame]:
     rng = c.rng("seiho")
     r = c.residents
@@ -644,11 +691,66 @@ def seiho(c: Ctx) -> dict[str, pl.DataFrame]:
                      iryo=pl.Series(rng.integers(0, 120_000, n)))
         for m in months
     ])
-    return {"case": case, "setaiin": setaiin, "fujo": fujo}
+    return {"seiho.case": case, "seiho.setaiin": setaiin, "seiho.fujo": fujo}
 
 
-SYSTEM_BUILDERS = {
-    "jumin": jumin, "koseki": koseki, "senkyo": senkyo, "kokuho": kokuho, "nenkin": nenkin,
-    "kouki": kouki, "kaigo": kaigo, "kenko": kenko, "kosodate": kosodate, "zeimu": zeimu,
-    "shogai": shogai, "shugaku": shugaku, "seiho": seiho,
-}
+# --------------------------------------------------------------------------- systems
+
+def logical_table(project, system: str, table: str) -> str:
+    """The logical table ``<business>.<table>`` that ``table`` of ``system``'s layout exports: the
+    one of the system's businesses (``mappings/city.yaml``) the simulator builds a table of that name for."""
+    s = project.city.system(system)
+    found = [f"{b}.{table}" for b in s.businesses if f"{b}.{table}" in TABLE_BUILDERS]
+    if len(found) != 1:
+        why = "several of its businesses have" if found else "none of its businesses has"
+        known = sorted(t for t in TABLE_BUILDERS if t.endswith(f".{table}"))
+        raise ValueError(f"{system}/layout.yaml: table {table!r}: {why} a simulated table of that name "
+                         f"(businesses {s.businesses}; the simulator builds {known or 'none'})")
+    return found[0]
+
+
+def table_homes(project, systems: list[str]) -> dict[str, tuple[str, str]]:
+    """``<business>.<table>`` -> (system, table) for every table the given systems' layouts host."""
+    return {logical_table(project, sid, lf.table): (sid, lf.table)
+            for sid in systems for lf in project.layouts[sid].files}
+
+
+def system_frames(ctx: Ctx, project, systems: list[str]) -> dict[str, dict[str, pl.DataFrame]]:
+    """system -> layout table -> logical frame, for the tables each system's layout hosts. Every
+    builder runs once, however many systems share its tables, and only if one is wanted."""
+    built: dict[Builder, dict[str, pl.DataFrame]] = {}
+    frames: dict[str, dict[str, pl.DataFrame]] = {}
+    for sid in systems:
+        frames[sid] = {}
+        for lf in project.layouts[sid].files:
+            name = logical_table(project, sid, lf.table)
+            fn = TABLE_BUILDERS[name]
+            if fn not in built:
+                built[fn] = fn(ctx)
+            frames[sid][lf.table] = built[fn][name]
+    return frames
+
+
+class _DefaultCitySystems(Mapping):
+    """system -> (ctx -> that system's frames) in the default city (``mappings/``), as the simulator's
+    per-system builders used to be called. Kept for callers of that form; new code calls
+    :func:`system_frames`."""
+
+    def _project(self):
+        from dagster_project.spec.config import cached_project, mappings_dir
+
+        return cached_project(str(mappings_dir()))
+
+    def __getitem__(self, sid: str) -> Builder:
+        project = self._project()
+        project.city.system(sid)
+        return lambda ctx: system_frames(ctx, project, [sid])[sid]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([s.id for s in self._project().city.systems])
+
+    def __len__(self) -> int:
+        return len(self._project().city.systems)
+
+
+SYSTEM_BUILDERS: Mapping[str, Builder] = _DefaultCitySystems()

@@ -5,6 +5,8 @@
 Deterministic: the same residents, seed, as-of date and defect scale give the same bytes.
 Writes ``<out>/<system>/<file>`` per ``mappings/<system>/layout.yaml`` and
 ``<out>/_truth/manifest.json`` (for tests only: the planted defects and the 外字 emitted).
+Any system of ``mappings/city.yaml`` is rendered from the tables its layout hosts (set
+KIKAN_MAPPINGS_DIR to simulate another configuration, e.g. one with a business split out).
 """
 
 from __future__ import annotations
@@ -22,10 +24,10 @@ from pathlib import Path
 
 
 from dagster_project.spec.config import Project, load_project
-from dagster_project.simulate.businesses import SYSTEM_BUILDERS, Ctx
+from dagster_project.simulate.businesses import Ctx, system_frames
 from dagster_project.simulate.defects import DEFECT_COL, Planter, expand_targets, load_spec, plant_bytes, plant_logical, plant_population
 from dagster_project.simulate.population import build_population
-from dagster_project.simulate.render import Encoder, render_file, vendor_gaiji_table_rows
+from dagster_project.simulate.render import Encoder, render_file, system_gaiji, vendor_gaiji_table_rows
 
 DEFAULT_AS_OF = dt.date(2026, 10, 1)
 TRUTH_DIR = "_truth"
@@ -54,8 +56,9 @@ def generate_city(
     pop = build_population(residents, seed, as_of)
     plant_population(pop, planter)
     ctx = Ctx(pop, seed)
-    frames = {sid: SYSTEM_BUILDERS[sid](ctx) for sid in wanted}
-    plant_logical(frames, {k: project.layouts[k] for k in wanted}, pop, planter)
+    frames = system_frames(ctx, project, wanted)
+    plant_logical(frames, {k: project.layouts[k] for k in wanted}, pop, planter,
+                  {k: system_gaiji(k, project) for k in wanted})
     log(f"population and business data built in {time.perf_counter() - t0:.1f}s")
 
     manifest: dict = {
@@ -64,7 +67,7 @@ def generate_city(
     }
     for sid in wanted:
         layout = project.layouts[sid]
-        enc = Encoder(sid)
+        enc = Encoder(sid, project)
         sys_dir = tmp / sid
         sys_dir.mkdir()
         manifest["systems"][sid] = {}
@@ -117,7 +120,7 @@ def write_vendor_tables(project_root: Path) -> None:
             w = csv.DictWriter(fh, fieldnames=["code", "juki_code", "koseki_no", "ucs", "description"],
                                lineterminator="\n")
             w.writeheader()
-            w.writerows(vendor_gaiji_table_rows(s.id))
+            w.writerows(vendor_gaiji_table_rows(s.id, project))
 
 
 def main(argv: list[str] | None = None) -> int:

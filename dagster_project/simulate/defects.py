@@ -7,6 +7,10 @@ overlong fixed-width records, undecodable bytes). Each planted defect is recorde
 system, table, field and the physical record number it lands on, so tests can compare what the
 pipeline finds with what was planted. The pipeline itself never reads this record.
 
+``data/defects.yaml`` names a target by its logical table (``<business>.<table>[.<field>]``, see
+:mod:`businesses`), not by the system that exports it: a table moved to another system takes its
+planted defects along.
+
 Defects never overlap: a row carries at most one, and byte defects avoid rows holding 外字,
 so every planted count is exact.
 """
@@ -25,7 +29,8 @@ from dagster_project.core.checkdigits import m11_check_digit
 from dagster_project.core.textcodec import to_halfwidth_kana
 from dagster_project.spec.config import Layout
 from dagster_project.simulate.population import Population, rng_for
-from dagster_project.simulate.render import DATA, system_gaiji
+from dagster_project.simulate.businesses import TABLE_BUILDERS, table_homes
+from dagster_project.simulate.render import DATA
 
 DEFECT_COL = "_defect"
 _GAIJI_BYTE = re.compile(rb"[\xf0-\xf9]")
@@ -36,7 +41,11 @@ def load_spec(path: Path | None = None) -> dict:
 
 
 def expand_targets(spec: dict, project, systems: list[str]) -> dict:
-    """Targets written as a word name every place the configuration can hold the defect:
+    """Every target as ``<system>.<table>[.<field>]`` of the given systems.
+
+    A target written as a place is a logical table (``<business>.<table>[.<field>]``), planted in
+    whichever system's layout hosts that table (a table no given system hosts is left out).
+    Targets written as a word name every place the configuration can hold the defect:
 
     - ``every_reference``: every declared reference of ``mappings/references.yaml`` (its legacy
       field), except a table that is itself a member of the key space it refers to (the tax
@@ -64,9 +73,25 @@ def expand_targets(spec: dict, project, systems: list[str]) -> dict:
             return None
         return t.system, t.source.table, ri.lineage[0]
 
+    homes = table_homes(project, systems)
+
+    def hosted(cls: str, path: str) -> str | None:
+        business, table, *field_ = path.split(".")
+        if f"{business}.{table}" not in TABLE_BUILDERS:
+            raise ValueError(f"defects.yaml {cls}: {path}: the simulator builds no table {business}.{table} "
+                             "(a target is <business>.<table>[.<field>])")
+        home = homes.get(f"{business}.{table}")
+        return ".".join([*home, *field_]) if home else None
+
     out = {}
     for cls, body in spec.items():
         tg = body.get("targets") if isinstance(body, dict) else None
+        if isinstance(tg, dict):
+            out[cls] = {**body, "targets": {h: arg for path, arg in tg.items() if (h := hosted(cls, path))}}
+            continue
+        if isinstance(tg, list):
+            out[cls] = {**body, "targets": [h for path in tg if (h := hosted(cls, path))]}
+            continue
         if not isinstance(tg, str):
             out[cls] = body
             continue
@@ -197,7 +222,9 @@ def _plant_setai(pop: Population, pl_: Planter) -> None:
 
 
 def plant_logical(frames: dict[str, dict[str, pl.DataFrame]], layouts: dict[str, Layout],
-                  pop: Population, pl_: Planter) -> None:
+                  pop: Population, pl_: Planter, gaiji: dict[str, dict[str, tuple[str, str]]]) -> None:
+    """Plant the logical defects into ``frames``; ``gaiji`` is each system's vendor 外字
+    (char -> (code, what the vendor knows))."""
     for sys_, tables in frames.items():
         for t, df in tables.items():
             tables[t] = df.with_columns(pl.lit(None, dtype=pl.Utf8).alias(DEFECT_COL))
@@ -274,7 +301,7 @@ def plant_logical(frames: dict[str, dict[str, pl.DataFrame]], layouts: dict[str,
         frames[sys_][t] = _mark(_set(df, "kojin_bango", rows, vals), rows, "wrong_person_mynumber")
 
     for sys_, t, col, _ in targets("unidentified_gaiji"):
-        chars = [c for c, (_, knows) in system_gaiji(sys_).items() if knows in ("none", "unlisted")]
+        chars = [c for c, (_, knows) in gaiji[sys_].items() if knows in ("none", "unlisted")]
         if not chars:
             continue
         df = frames[sys_][t]
@@ -286,7 +313,7 @@ def plant_logical(frames: dict[str, dict[str, pl.DataFrame]], layouts: dict[str,
         for i, r in enumerate(rows.tolist()):
             ch = chars[i % len(chars)]
             vals.append(ch + _drop_first_char(df[col][r]))
-            pl_.note("unidentified_gaiji", sys_, t, col, r, char_code=system_gaiji(sys_)[ch][0])
+            pl_.note("unidentified_gaiji", sys_, t, col, r, char_code=gaiji[sys_][ch][0])
         frames[sys_][t] = _mark(_set(df, col, rows, vals), rows, "unidentified_gaiji")
 
     def replace_values(cls: str, purpose: str, make, **note):

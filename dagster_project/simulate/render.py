@@ -4,8 +4,9 @@ The simulator's business logic produces *logical* frames: one column per layout 
 with ISO dates, code labels (the meaning, e.g. 要介護1), full-width kana and Unicode text.
 This one renderer turns them into what each vendor's system would write: the legacy date
 style, the vendor's code values, half-width kana, zoned decimals, fixed-width byte
-positions or CSV with Japanese headers, CP932 with the vendor's 外字 code points. Thirteen
-systems, one renderer: the differences are data.
+positions or CSV with Japanese headers, CP932 with the vendor's 外字 code points. However
+many systems the city has, one renderer: the differences are data (the layout, and the vendor
+``mappings/city.yaml`` names, whose 外字 ``data/gaiji_spec.yaml`` holds).
 
 Logical value conventions: dates are ``YYYY-MM-DD`` (may be an impossible day such as
 2003-02-30), ``""`` (blank), ``@unknown`` / ``@open`` (the system's sentinel) or
@@ -46,20 +47,26 @@ def gaiji_spec() -> tuple[dict[str, GaijiChar], dict[str, dict]]:
     return pool, spec["vendors"]
 
 
-def system_gaiji(system: str) -> dict[str, tuple[str, str]]:
-    """char -> (Shift_JIS code, what the vendor knows) for one system's vendor."""
+def vendor_gaiji(vendor: str) -> dict[str, tuple[str, str]]:
+    """char -> (Shift_JIS code, what the vendor knows) for the vendor of that name (as
+    ``mappings/city.yaml`` writes it); none for a vendor the synthetic city does not know."""
     _, vendors = gaiji_spec()
     for v in vendors.values():
-        if system in v["systems"]:
+        if v["name"] == vendor:
             return {c["char"]: (code, c["knows"]) for code, c in v["codes"].items()}
     return {}
 
 
-def vendor_gaiji_table_rows(system: str) -> list[dict]:
+def system_gaiji(system: str, project) -> dict[str, tuple[str, str]]:
+    """char -> (Shift_JIS code, what the vendor knows) for one system's vendor."""
+    return vendor_gaiji(project.city.system(system).vendor)
+
+
+def vendor_gaiji_table_rows(system: str, project) -> list[dict]:
     """The rows of ``mappings/<system>/gaiji.csv`` the synthetic vendor publishes."""
     pool, _ = gaiji_spec()
     rows = []
-    for char, (code, knows) in sorted(system_gaiji(system).items(), key=lambda kv: kv[1][0]):
+    for char, (code, knows) in sorted(system_gaiji(system, project).items(), key=lambda kv: kv[1][0]):
         if knows == "unlisted":
             continue
         g = pool[char]
@@ -78,10 +85,10 @@ def vendor_gaiji_table_rows(system: str) -> list[dict]:
 class Encoder:
     """CP932 with one system's 外字: the translate tables used before encoding."""
 
-    def __init__(self, system: str):
+    def __init__(self, system: str, project):
         pool, _ = gaiji_spec()
         self.system = system
-        self.codes = system_gaiji(system)
+        self.codes = system_gaiji(system, project)
         # Multi-code-point keys (IVS sequences) are replaced first, longest first.
         self.seq: list[tuple[str, str]] = []
         single: dict[int, str] = {}
