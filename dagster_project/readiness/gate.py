@@ -361,7 +361,7 @@ ev_field_rules = _findings
 def ev_mynumber_reviewed(ctx: Ctx, cfg: CriterionConfig):
     s = ctx.system
     if not ctx.exists("conformance", f"conf_{s}__mynumber_audit"):
-        return 0, "紐付け点検の対象テーブルなし（住民記録は照合の基準）"
+        return 0, "紐付け点検の対象テーブルなし（個人番号を持つ標準テーブルがない）"
     rows = ctx.con.execute(
         f'select std_ref, atena_no from conformance."conf_{s}__mynumber_audit" where audit_class <> \'4/4\'').fetchall()
     reviews, errors = load_mynumber_reviews_checked(ctx.owner_root, s)

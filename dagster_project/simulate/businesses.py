@@ -18,7 +18,7 @@ real city.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -729,28 +729,3 @@ def system_frames(ctx: Ctx, project, systems: list[str]) -> dict[str, dict[str, 
                 built[fn] = fn(ctx)
             frames[sid][lf.table] = built[fn][name]
     return frames
-
-
-class _DefaultCitySystems(Mapping):
-    """system -> (ctx -> that system's frames) in the default city (``mappings/``), as the simulator's
-    per-system builders used to be called. Kept for callers of that form; new code calls
-    :func:`system_frames`."""
-
-    def _project(self):
-        from dagster_project.spec.config import cached_project, mappings_dir
-
-        return cached_project(str(mappings_dir()))
-
-    def __getitem__(self, sid: str) -> Builder:
-        project = self._project()
-        project.city.system(sid)
-        return lambda ctx: system_frames(ctx, project, [sid])[sid]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter([s.id for s in self._project().city.systems])
-
-    def __len__(self) -> int:
-        return len(self._project().city.systems)
-
-
-SYSTEM_BUILDERS: Mapping[str, Builder] = _DefaultCitySystems()

@@ -6,7 +6,8 @@ import hashlib
 import polars as pl
 import pytest
 
-from dagster_project.simulate.businesses import SYSTEM_BUILDERS, Ctx
+from dagster_project.simulate.businesses import Ctx, system_frames
+from dagster_project.spec.config import load_project
 from dagster_project.simulate.city import generate_city
 from dagster_project.simulate.population import build_population
 
@@ -33,7 +34,8 @@ def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path):
 def city():
     pop = build_population(4000, 5, AS_OF)
     ctx = Ctx(pop, 5)
-    return pop, {sid: fn(ctx) for sid, fn in SYSTEM_BUILDERS.items()}
+    project = load_project()
+    return pop, system_frames(ctx, project, [s.id for s in project.city.systems])
 
 
 def _age(birth: pl.Expr) -> pl.Expr:
