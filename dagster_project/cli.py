@@ -211,7 +211,7 @@ def _render(table) -> str:
 
 def space_ahead() -> bool:
     """Before a rehearsal: say first when the free space where it writes is below what it needs
-    (an estimate: ``lib/diskspace``). The run goes on; if the disk fills, that is said too."""
+    (an estimate: ``core/diskspace``). The run goes on; if the disk fills, that is said too."""
     var = default_var_dir()
     need, legacy = diskspace.estimate_needed(default_legacy_dir())
     places = {var, default_warehouse_path().parent} | ({_dagster_home()} if _dagster_home() else set())

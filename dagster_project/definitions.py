@@ -1,4 +1,4 @@
-"""The Dagster entry point: loads the ``defs/`` sub-packages, nothing else.
+"""The Dagster entry point: composes the stages' definitions (each stage package's ``defs.py``), nothing else.
 
 Writers run in one process (``in_process_executor``): DuckDB admits a single writer, and
 on two cores the extract steps gain little from processes anyway.

@@ -174,7 +174,7 @@ def run_job(systems: list[str] | None = None, instance=None, quiet: bool = False
             result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=run_config,
                                             run_id=run_id)
             # the overview follows every rehearsal, failed or not (the sensors do the same under the daemon),
-            # and completes it: only a completed rehearsal counts (defs/readiness)
+            # and completes it: only a completed rehearsal counts (readiness/defs)
             from dagster_project.readiness.defs import REHEARSAL_RUN_TAG
 
             overview = defs.resolve_job_def("readiness_overview").execute_in_process(

@@ -9,7 +9,7 @@ per system was tried and cost 113 s against 27 s (five seconds of start-up each)
 not wait for GX; they weigh the same rules from the conformance models. The conformance pages
 for the ICT office are built beside the reports, one site for all systems:
 ``var/gx_docs/index.html``. They are the project's own pages from the GX results
-(``lib/gx_docs``), not GX's Data Docs, whose site loads its scripts and styles from CDNs and is
+(``conformance/gx_docs``), not GX's Data Docs, whose site loads its scripts and styles from CDNs and is
 empty on the closed 庁内 network. The site is written into a hidden build folder and replaces the
 old one whole (``atomic.replace_dir``), so a run killed or failing half-way leaves the previous
 site as it was, never a site listing some of the tables.

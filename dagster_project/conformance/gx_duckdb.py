@@ -10,7 +10,7 @@
    and compile every template again (41 % of the validation child's time in the 100k
    benchmark); the views here share one in-memory bytecode cache, keyed by template name and
    source checksum, so each template compiles once per process. The pipeline no longer builds
-   GX's site (its pages load from CDNs; ``lib/gx_docs`` writes the ICT office's pages from the
+   GX's site (its pages load from CDNs; ``conformance/gx_docs`` writes the ICT office's pages from the
    results instead), so this matters only where a caller still asks GX for Data Docs.
 
 All three touch GX internals; ``tests/unit/test_gx_adapter.py`` fails loudly if an upgrade moves

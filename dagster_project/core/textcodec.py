@@ -103,4 +103,4 @@ def zoned_encode(value: int, length: int) -> str:
     return digits[:-1] + (_NEG[last] if value < 0 else _POS[last])
 
 
-# reading zoned decimal is lib/amounts.parse_legacy_amount (the staging SQL's reader, in Python)
+# reading zoned decimal is core/amounts.parse_legacy_amount (the staging SQL's reader, in Python)

@@ -18,7 +18,7 @@ A failed model is visible and contained (issue 17). dbt's error text is never pa
 may quote the value that failed (a 個人番号 in a cast): the dbt process's output is redacted
 line by line before dagster-dbt re-emits it to the compute logs and the run log, dbt writes no
 ``dbt.log``, and ``run_results.json`` is rewritten; each failed node becomes the model, the column
-and the rule (``lib/dbt_failures``). The failed and skipped nodes are kept per system in
+and the rule (``mapping/dbt_failures``). The failed and skipped nodes are kept per system in
 ``meta.model_failures``; each failed model is an observation on its asset (which ``kikan run``
 prints as FAILED); and since Dagster skips every step downstream of a model that was not
 built, this step judges the gate of each system it failed itself: NO-GO, 移行処理の完了 naming

@@ -37,7 +37,7 @@ TRACKER_OFF = "!1&&r.turn_on_tracking()"
 def offline(page: str) -> str:
     """The page with dbt docs' usage tracker switched off for good."""
     if page.count(TRACKER_ON) != 1:
-        raise RuntimeError("dbt docs' tracking switch moved (dbt upgrade?): update lib/dbt_docs.TRACKER_ON")
+        raise RuntimeError("dbt docs' tracking switch moved (dbt upgrade?): update reports/dbt_docs.TRACKER_ON")
     return page.replace(TRACKER_ON, TRACKER_OFF)
 
 

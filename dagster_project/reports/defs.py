@@ -108,7 +108,7 @@ def readiness_overview(context: dg.AssetExecutionContext, warehouse: WarehouseRe
     out = warehouse.reports_path / "readiness_overview.html"
     state = readiness.state_path
     # dbt docs as one static page linked from the overview, made again only when the models changed
-    # (lib/dbt_docs); a failure leaves the previous page and is a warning, not a failed overview
+    # (reports/dbt_docs); a failure leaves the previous page and is a warning, not a failed overview
     docs_dir = warehouse.reports_path.parent / "dbt_docs"
     try:
         docs = dbt_docs.generate(warehouse.db_path, docs_dir, settings().dbt_dir / "target" / "manifest.json",

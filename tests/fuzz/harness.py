@@ -24,8 +24,8 @@ Oracles of the extract harnesses (input = the bytes of one export file):
    the seeds and the fuzzing dictionary plant canary text, and no message may hold any of it.
 
 Oracles of the value readers (input = a selector byte, then UTF-8 text): dates in every legacy
-style (``lib/wareki``), amounts plain and zoned (``lib/amounts``) and kana width and 外字 codes
-(``lib/textcodec``) never raise for a value, give a known status, read the same with blanks
+style (``core/wareki``), amounts plain and zoned (``core/amounts``) and kana width and 外字 codes
+(``core/textcodec``) never raise for a value, give a known status, read the same with blanks
 around, round-trip what they accept, and carry no canary in a reason.
 """
 

@@ -177,7 +177,7 @@ def test_the_ledger_holds_no_personal_value(extracted_city, query):
     assert not values & personal
 
 
-# GX rule (expectation meta.rule) -> the ledger rule: both generated from lib/rules.py
+# GX rule (expectation meta.rule) -> the ledger rule: both generated from spec/rules.py
 GX_RULE = GX_LABELS
 
 

@@ -1,4 +1,4 @@
-"""Atomic page sets (lib/atomic.py): a folder of pages (GX Data Docs) is built beside its place and
+"""Atomic page sets (core/atomic.py): a folder of pages (GX Data Docs) is built beside its place and
 swapped in, a set of files is replaced together; a failure or a kill half-way leaves the old pages
 whole and nothing half-built in view."""
 
@@ -82,7 +82,7 @@ def test_a_page_set_is_replaced_together_or_not_at_all(tmp_path):
 
 
 def test_data_docs_are_swapped_in_whole_by_the_gx_check(tmp_path, monkeypatch):
-    """The GX check builds its pages (lib/gx_docs) in the hidden folder it is given; a failure
+    """The GX check builds its pages (conformance/gx_docs) in the hidden folder it is given; a failure
     half-way (GX's child dying, or the pages failing after 5 of 30 tables) leaves the previous
     site, whole, where the ICT office opens it."""
     import dagster as dg

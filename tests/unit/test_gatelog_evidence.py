@@ -1,4 +1,4 @@
-"""Evidence that cannot be trimmed or padded (lib/gatelog.py): a decision log whose last lines are
+"""Evidence that cannot be trimmed or padded (readiness/gatelog.py): a decision log whose last lines are
 deleted is reported with the missing lines, a kill between an append and its head is no false
 alarm, and only completed rehearsals count toward 連続合格リハーサル回数 and the trend."""
 
@@ -228,7 +228,7 @@ def test_the_overview_completes_only_a_run_that_went_through_its_steps(tmp_path)
     from dagster_project.readiness.defs import REHEARSAL_RUN_TAG, RUN_FAILURE_REASON_TAG as ours
     from dagster_project.readiness.defs import complete_rehearsals
 
-    assert ours == RUN_FAILURE_REASON_TAG, "Dagster renamed its failure-reason tag: update defs/readiness"
+    assert ours == RUN_FAILURE_REASON_TAG, "Dagster renamed its failure-reason tag: update readiness/defs"
     runs = {
         "run-R1": (dg.DagsterRunStatus.SUCCESS, {}),
         "run-R2": (dg.DagsterRunStatus.FAILURE, {ours: "STEP_FAILURE"}),        # a system failed: complete

@@ -1,4 +1,4 @@
-"""Pictures of characters in IPAmj明朝 (lib/glyphs.py) for the 外字同定リスト."""
+"""Pictures of characters in IPAmj明朝 (conformance/glyphs.py) for the 外字同定リスト."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The conformance pages (lib/gx_docs) that replace GX's Data Docs: every expectation of every
+"""The conformance pages (conformance/gx_docs) that replace GX's Data Docs: every expectation of every
 suite is on its table's page with its own result, and no page asks for anything off the machine."""
 
 from __future__ import annotations

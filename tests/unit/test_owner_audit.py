@@ -1,4 +1,4 @@
-"""The owners' audit log (lib/owner_audit.py): an import of an owner's workbook and a hand edit of
+"""The owners' audit log (readiness/owner_audit.py): an import of an owner's workbook and a hand edit of
 mappings/ each append a hash-chained entry saying who, when and which rows changed, old → new,
 with free text (理由) as a hash only. Workbooks, the warehouse and mappings/ come from the patterns
 of test_owner_import.py."""

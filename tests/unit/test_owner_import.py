@@ -1,7 +1,7 @@
-"""Reading the owner's workbook back (lib/owner_import.py), owners' file mistakes as messages, and
+"""Reading the owner's workbook back (reports/owner_import.py), owners' file mistakes as messages, and
 one decision per issue.
 
-Workbooks are built here with openpyxl from the layout in lib/owner_sheets.py (headings on row
+Workbooks are built here with openpyxl from the layout in reports/owner_sheets.py (headings on row
 HEADER_ROW, the system id on the cover's B3), the warehouse is a small DuckDB file holding only
 the tables the importer checks against, and mappings/ is a temporary copy.
 """

@@ -1,4 +1,4 @@
-"""The Python readers of legacy dates and amounts (lib/wareki, lib/amounts) and the staging SQL
+"""The Python readers of legacy dates and amounts (core/wareki, core/amounts) and the staging SQL
 that reads them in the pipeline (dbtgen.staging_sql with the project's dbt macros) give the same
 status and the same value for every string: a differential test over generated strings.
 
