@@ -33,7 +33,7 @@ import threading
 import time
 from pathlib import Path
 
-from dagster_project.mapping.dbt_project import LAYER_PREFIXES
+from dagster_project.core.names import LAYER_PREFIXES
 from dagster_project.core.warehouse import default_var_dir
 
 PAGE = os.sysconf("SC_PAGE_SIZE")

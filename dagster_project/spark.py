@@ -86,6 +86,11 @@ def run(systems: list[str], warehouse: Path, work: Path, write_functions: bool =
     sources = sorted({manifest["sources"][p]["name"] for n in manifest["nodes"].values()
                       if n["resource_type"] == "model" and n["name"] in models
                       for p in n["depends_on"]["nodes"] if p.startswith("source.")})
+    # the seeds the models join (the code maps, generated into seeds/code_maps.csv): dbt loads them
+    # into Spark before the run, as the Dagster step does into DuckDB
+    seeds = sorted({manifest["nodes"][p]["name"] for n in manifest["nodes"].values()
+                    if n["resource_type"] == "model" and n["name"] in models
+                    for p in n["depends_on"]["nodes"] if p.startswith("seed.")})
     shutil.rmtree(work, ignore_errors=True)
     (work / "input").mkdir(parents=True)
     (work / "expected").mkdir(parents=True)
@@ -123,6 +128,13 @@ def run(systems: list[str], warehouse: Path, work: Path, write_functions: bool =
         from dbt.cli.main import dbtRunner
 
         t0 = time.perf_counter()
+        dbt_args = ["--target", "spark", "--project-dir", str(project.project_dir),
+                    "--profiles-dir", str(project.project_dir), "--target-path", str(work / "target"),
+                    "--log-path", str(work / "logs"), "--quiet"]
+        if seeds:
+            seeded = dbtRunner().invoke(["seed", *dbt_args, "--select", *seeds])
+            if not seeded.success:
+                raise RuntimeError(f"dbt seed on Spark failed for {', '.join(seeds)}: {seeded.exception}")
         res = dbtRunner().invoke(["run", "--target", "spark", "--project-dir", str(project.project_dir),
                                   "--profiles-dir", str(project.project_dir), "--target-path", str(work / "target"),
                                   "--log-path", str(work / "logs"), "--quiet", "--select", *models])

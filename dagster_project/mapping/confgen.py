@@ -13,13 +13,19 @@ Findings carry counts and internal keys (宛名番号, record numbers) only.
 
 from __future__ import annotations
 
+from dagster_project.core.names import GEN_MODELS, int_name, stg_name
+from dagster_project.mapping.findgen import _qualified, conf_chars_sql, conf_findings_sql
+from dagster_project.mapping.sqlread import header, render
 from dagster_project.spec.config import Project
-from dagster_project.core.names import GEN_MODELS, HEADER, int_name, q, std_name, stg_name
-from dagster_project.mapping.findgen import conf_chars_sql, conf_findings_sql
 from dagster_project.spec.mapping import MappingSet, ResolvedTable
 
 REGISTER = ("juki", "jumin")
 JUTOGAI = ("kojin_jumin", "atena")
+
+
+def _norm(x: str) -> str:
+    """A name without its half- and full-width spaces."""
+    return f"replace(replace({x}, ' ', ''), '　', '')"
 
 
 def audit_sql(system: str, tables: list[ResolvedTable]) -> str | None:
@@ -33,74 +39,20 @@ def audit_sql(system: str, tables: list[ResolvedTable]) -> str | None:
         if person is None:
             continue
         fi = t.four_info or {}
-        f = {k: (f"cast(({fi[k]}) as {'date' if k == 'birth_date' else 'string'})" if k in fi else "null")
-             for k in ("shimei", "birth_date", "sex", "jusho")}
-        where = "i_kojin_bango is not null"
-        if (t.std.business_id, t.std.table_id) == JUTOGAI:
-            where += " and i_juto = '1'"   # 住登外 numbers are not in the resident register
-        juto = ", juto_kubun as i_juto" if (t.std.business_id, t.std.table_id) == JUTOGAI else ""
-        parts.append(
-            f"select {q(t.std.ref)} as std_ref, {q(t.source.table)} as source_table, {q(t.source.file)} as source_file, "
-            f"i_rec as record_no, i_sample as _sample, i_person as atena_no, i_kojin_bango as kojin_bango, "
-            f"{f['shimei']} as rec_shimei, {f['birth_date']} as rec_birth, {f['sex']} as rec_sex, {f['jusho']} as rec_jusho "
-            f"from (select _sample as i_sample, _src_record_no as i_rec, {person} as i_person, "
-            f"kojin_bango as i_kojin_bango{juto} from {{{{ ref('{int_name(t)}') }}}}) i "
-            f"join {{{{ ref('{stg_name(system, t.source.table)}') }}}} s on i.i_rec = s._record_no where {where}")
+        # the record's own 4情報, over the staging model (s)
+        four = [(f"rec_{name}", f"cast({_qualified(fi[k], 's')} as {'date' if k == 'birth_date' else 'string'})"
+                 if k in fi else "null")
+                for k, name in (("shimei", "shimei"), ("birth_date", "birth"), ("sex", "sex"), ("jusho", "jusho"))]
+        parts.append({"std_ref": t.std.ref, "source_table": t.source.table, "source_file": t.source.file,
+                      "person": person, "four": four, "intermediate": int_name(t),
+                      "staging": stg_name(system, t.source.table),
+                      # 住登外 numbers are not in the resident register
+                      "jutogai": (t.std.business_id, t.std.table_id) == JUTOGAI})
     if not parts:
         return None
-    norm = lambda x: f"replace(replace({x}, ' ', ''), '　', '')"  # noqa: E731
-    return (HEADER + f"-- マイナンバー紐付け点検 of {system}: each record's 4情報 against the register record of its 個人番号\n"
-            + "with register as (\n    select * from (\n        select *, row_number() over (partition by atena_no order by rireki_no desc) as rn\n"
-            + "        from {{ ref('std_juki__jumin') }}\n    ) where rn = 1\n),\n"
-            + "tsusho as (\n    select atena_no, tsusho from (\n        select atena_no, tsusho, row_number() over "
-            + "(partition by atena_no order by rireki_no desc) as rn\n"
-            + "        from {{ ref('std_juki__gaikokujin') }}\n    ) where rn = 1 and tsusho is not null\n),\n"
-            + "records as (\n    " + "\n    union all\n    ".join(parts) + "\n),\n"
-            + "compared as (\n    select\n        rec.std_ref, rec.source_table, rec.source_file, rec.record_no, rec._sample, rec.atena_no,\n"
-            + "        byno.atena_no as register_atena_no,\n"
-            + "        (rec.rec_shimei is not null or own.atena_no is not null) as record_person_found,\n"
-            + "        coalesce(rec.rec_shimei, own.shimei) as my_shimei, byno.shimei as reg_shimei, ts.tsusho as reg_tsusho,\n"
-            + "        coalesce(rec.rec_birth, own.birth_date) as my_birth, byno.birth_date as reg_birth,\n"
-            + "        coalesce(rec.rec_sex, own.sex) as my_sex, byno.sex as reg_sex,\n"
-            + "        coalesce(rec.rec_jusho, own.jusho) as my_jusho, byno.jusho as reg_jusho\n"
-            + "    from records rec\n"
-            + "    left join register byno on byno.kojin_bango = rec.kojin_bango\n"
-            + "    left join register own on own.atena_no = rec.atena_no\n"
-            + "    left join tsusho ts on ts.atena_no = byno.atena_no\n),\n"
-            + "fold as (\n    select {{ kikan.char_map('ch', 'folded') }} as m from {{ source('reference', 'char_fold') }}\n),\n"
-            + "exact as (\n    select\n        c.*,\n"
-            + f"        coalesce({norm('my_shimei')} = {norm('reg_shimei')}, false)\n"
-            + f"            or coalesce({norm('my_shimei')} = {norm('reg_tsusho')}, false) as shimei_exact\n"
-            + "    from compared c\n),\n"
-            # folding splits both names into characters: done only where the names differ
-            # (most records match exactly; the audit of 税 took 3.4 s of 20k city's dbt step)
-            + "folded as (\n    select\n        c.*,\n"
-            + "        case when shimei_exact then true else\n"
-            + "        {{ kikan.fold_chars(\"" + norm('my_shimei') + "\", 'fold.m') }} = "
-            + "{{ kikan.fold_chars(\"" + norm('reg_shimei') + "\", 'fold.m') }} end as shimei_folded\n"
-            + "    from exact c cross join fold\n),\n"
-            + "matched as (\n    select\n        *,\n"
-            + "        coalesce(shimei_exact or shimei_folded, false) as match_shimei,\n"
-            + "        coalesce(not shimei_exact and shimei_folded, false) as shimei_variant_only,\n"
-            + "        coalesce(my_birth = reg_birth, false) as match_birth,\n"
-            + "        coalesce(my_sex = reg_sex, false) as match_sex,\n"
-            + "        coalesce(my_jusho = reg_jusho or starts_with(my_jusho, reg_jusho || '　'), false) as match_jusho,\n"
-            + "        coalesce({{ kikan.re_find('my_shimei', '[\ue000-\uf8ff]') }}, false)\n"
-            + "            or coalesce({{ kikan.re_find('reg_shimei', '[\ue000-\uf8ff]') }}, false) as shimei_has_gaiji\n"
-            + "    from folded\n),\n"
-            + "final as (\n    select\n"
-            + f"        {q(system)} as system, std_ref, source_table, source_file, record_no, _sample, atena_no,\n"
-            + "        register_atena_no, record_person_found,\n"
-            + "        match_shimei, match_birth, match_sex, match_jusho, shimei_variant_only, shimei_has_gaiji,\n"
-            + "        cast(match_shimei as integer) + cast(match_birth as integer) + cast(match_sex as integer)"
-            + " + cast(match_jusho as integer) as matches,\n"
-            + "        case when register_atena_no is null then '住基に該当なし'\n"
-            + "             when cast(match_shimei as integer) + cast(match_birth as integer) + cast(match_sex as integer)"
-            + " + cast(match_jusho as integer) = 4 then '4/4'\n"
-            + "             when cast(match_shimei as integer) + cast(match_birth as integer) + cast(match_sex as integer)"
-            + " + cast(match_jusho as integer) = 3 then '3/4'\n"
-            + "             else '≤2/4' end as audit_class\n"
-            + "    from matched\n)\nselect * from final\n")
+    return render("conf_mynumber_audit.sql.j2",
+                  header=header([f"mappings/{system}/mapping.yaml", "mappings/jumin/mapping.yaml"]),
+                  system=system, parts=parts, norm=_norm)
 
 
 def render_conformance(project: Project, mappings: MappingSet) -> dict:
@@ -115,8 +67,6 @@ def render_conformance(project: Project, mappings: MappingSet) -> dict:
         if a:
             files[GEN_MODELS / "conformance" / s.id / f"conf_{s.id}__mynumber_audit.sql"] = a
             models.append(f"conf_{s.id}__mynumber_audit")
-    return files, [{"name": m, "config": {"meta": {"system": m.split("__")[0][5:]}, "tags": [m.split("__")[0][5:], "conformance"]}}
+    return files, [{"name": m, "config": {"meta": {"system": m.split("__")[0][5:]},
+                                          "tags": [m.split("__")[0][5:], "conformance"]}}
                    for m in models]
-
-
-__all__ = ["render_conformance", "std_name"]

@@ -1,9 +1,14 @@
 """Generate the dbt models of the mapping stage from ``mappings/`` and ``seeds/``.
 
 One generator, not hand-written copies: a 14th system or a new standard item is a change
-to the data under ``mappings/`` and ``seeds/``, and the SQL follows. Written under
-``dbt/models/generated/`` and ``dbt/macros/generated/`` (not committed); files are only
-rewritten when their content changes, so dbt's partial parsing stays effective.
+to the data under ``mappings/`` and ``seeds/``, and the SQL follows. ``kikan generate`` writes
+it under ``dbt/models/generated/``, ``dbt/macros/generated/`` and ``seeds/code_maps.csv``; the
+files are committed (a reviewer reads the SQL that runs, sqlfluff lints it) and
+``tests/unit/test_dbt_committed.py`` fails when they are stale. Each file is rendered from a
+Jinja2 template of ``templates/``; the shapes the models repeat (the per-item flag, the date
+parts, a findings row) are dbt macros of ``dbt/macros/mapping.sql``, and the code maps are the
+seed ``code_maps`` the intermediate models join. Files are only rewritten when their content
+changes, so dbt's partial parsing stays effective.
 
 Layers (STYLE.md): ``stg_<system>__<legacy table>`` (the only reader of a source; trim,
 和暦 → date, half-width → full-width kana, zoned decimal → integer, 外字 decisions),
@@ -13,57 +18,102 @@ __<table>`` (the standard layout, contract enforced) and ``gaps_<system>__{items
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 from collections import defaultdict
 from pathlib import Path
 
 import yaml
 
 from dagster_project.conformance.charsql import split_chars_sql
-from dagster_project.spec.config import PROJECT_ROOT, Layout, LayoutFile, Project
-from dagster_project.spec.mapping import SEEDS, MappingSet, ResolvedItem, ResolvedTable
-from dagster_project.spec.ranges import ItemRange, load_item_ranges
-from dagster_project.mapping.confgen import render_conformance
-from dagster_project.mapping.findgen import code_counts_sql, data_gaps_sql, render_findings
-from dagster_project.mapping.recongen import render_recon
-from dagster_project.core.names import GEN_MACROS, GEN_MODELS, HEADER, int_name, q, std_name, stg_name  # noqa: F401 (re-exported)
+from dagster_project.core.amounts import AMOUNT_PATTERN, ZONED_NEGATIVE, ZONED_PATTERN, ZONED_POSITIVE
+from dagster_project.core.names import GEN_MACROS, GEN_MODELS, int_name, q, std_name, stg_name
+from dagster_project.core.settings import settings
 from dagster_project.core.textcodec import _FULL_TO_HALF
-from dagster_project.core.amounts import AMOUNT_PATTERN, ZONED_NEGATIVE, ZONED_POSITIVE, ZONED_PATTERN
-from dagster_project.mapping.sqlread import read_bigint_sql, safe_expr  # noqa: F401 (safe_expr re-exported)
 from dagster_project.core.wareki import date_pattern, eras
-
-DBT_DIR = PROJECT_ROOT / "dbt"
+from dagster_project.mapping.confgen import render_conformance
+from dagster_project.mapping.findgen import data_gaps_sql, render_findings
+from dagster_project.mapping.recongen import render_recon
+from dagster_project.mapping.sqlread import header, macro_call, read_bigint_sql, render, safe_expr
+from dagster_project.spec.config import Layout, LayoutFile, Project
+from dagster_project.spec.gaiji_decisions import load_gaiji_decisions_checked
+from dagster_project.spec.mapping import MappingSet, ResolvedItem, ResolvedTable
+from dagster_project.spec.ranges import ItemRange, load_item_ranges
 
 # "string" is VARCHAR on DuckDB and STRING on Spark (Spark refuses a VARCHAR without a length)
 SQL_TYPE = {"string": "string", "code": "string", "date": "date", "integer": "bigint"}
+# the flags whose value the standard layer leaves empty (readiness/datapackage.NULLED says the same)
+NULLED = ("over_length", "date_invalid", "number_invalid", "unmapped_code")
+# the code maps of every system's mapping.yaml, as one seed (the intermediate and reconciliation
+# models join it; its one source stays mappings/)
+CODE_MAPS = Path("seeds") / "code_maps.csv"
+CODE_MAP_COLUMNS = ["code_map", "legacy_code", "std_code"]
+# the legacy date styles (core/wareki.date_pattern), whose forms go to the generated eras macro
+DATE_STYLES = ("era7", "era_letter", "era_dotted", "ymd8", "ymd_slash", "ym6")
+# the inputs the files' headers name, relative to the project root
+CITY, GAIJI, ERAS = "mappings/city.yaml", "mappings/gaiji/decisions.csv", "seeds/eras.csv"
+
+
+def layout_file(system: str) -> str:
+    return f"mappings/{system}/layout.yaml"
+
+
+def mapping_file(system: str) -> str:
+    return f"mappings/{system}/mapping.yaml"
+
+
+def code_map_id(system: str, name: str) -> str:
+    """The code map's name in seeds/code_maps.csv: ``<system>.<codemaps key of its mapping.yaml>``."""
+    return f"{system}.{name}"
 
 
 # --------------------------------------------------------------------------- macros
 
 def kana_macro() -> str:
     """zenkaku_kana(expr): half-width katakana to full-width, voiced marks joined."""
-    voiced = [(h, chr(f)) for f, h in _FULL_TO_HALF.items() if len(h) == 2]
+    voiced = sorted((h, chr(f)) for f, h in _FULL_TO_HALF.items() if len(h) == 2)
     # the ASCII space of a half-width kana field becomes the full-width space of a カナ item
     single = [(h, chr(f)) for f, h in _FULL_TO_HALF.items() if len(h) == 1]
-    expr = "{{ expr }}"
-    for h, f in sorted(voiced):
-        expr = f"replace({expr}, {q(h)}, {q(f)})"
-    src = "".join(h for h, _ in single)
-    dst = "".join(f for _, f in single)
-    # the 28 replaces run only on values that hold a half-width character at all (few do): the
-    # unguarded chain cost 5 s of 住民記録's staging in the 100k benchmark
-    guard = "{{ kikan.re_find(expr, '[" + src + "]') }}"
-    return (HEADER.replace("--", "{#") + " #}\n"
-            "{% macro zenkaku_kana(expr) -%}\n"
-            f"case when {guard} then translate({expr}, {q(src)}, {q(dst)}) else {{{{ expr }}}} end\n"
-            "{%- endmacro %}\n")
+    return render("kana.sql.j2", header=header(["dagster_project/core/textcodec.py"], "{#"), voiced=voiced,
+                  klass="[" + "".join(h for h, _ in single) + "]", src="".join(h for h, _ in single),
+                  dst="".join(f for _, f in single))
 
 
 def split_chars_macro() -> str:
     """DuckDB's split_chars(expr), from the one Python spelling the GX suites use too."""
-    return (HEADER.replace("--", "{#") + " #}\n"
-            "{% macro default__split_chars(expr) -%}\n"
-            + split_chars_sql("{{ expr }}") + "\n{%- endmacro %}\n")
+    return render("charsql.sql.j2", header=header(["dagster_project/conformance/charsql.py"], "{#"),
+                  body=split_chars_sql("{{ expr }}"))
+
+
+def eras_macro() -> str:
+    """eras(): the era table of seeds/eras.csv, for the date macros of dbt/macros/mapping.sql."""
+    rows = [{"code": e.code, "name": e.name, "letter": e.letter, "digit": e.digit, "start": e.start.isoformat(),
+             "end": e.end.isoformat() if e.end else None} for e in eras()]
+    patterns = [(s, date_pattern(s)) for s in DATE_STYLES]
+    return render("eras.sql.j2", header=header([ERAS, "dagster_project/core/wareki.py"], "{#"), eras=rows,
+                  patterns=patterns)
+
+
+def code_maps(mappings: MappingSet) -> dict[str, dict[str, str]]:
+    """Every code map of the mappings, by :func:`code_map_id`, in the order the files give them."""
+    out: dict[str, dict[str, str]] = {}
+    for t in mappings.tables:
+        for ri in t.items:
+            if ri.codemap is not None:
+                out.setdefault(code_map_id(t.system, ri.codemap_name), dict(ri.codemap))
+    return out
+
+
+def code_maps_csv(mappings: MappingSet) -> str:
+    """seeds/code_maps.csv: one row per legacy code of every code map (an empty std_code: no value)."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(CODE_MAP_COLUMNS)
+    for name, m in sorted(code_maps(mappings).items()):
+        for legacy, std in m.items():
+            w.writerow([name, legacy, std])
+    return buf.getvalue()
 
 
 # --------------------------------------------------------------------------- staging
@@ -71,8 +121,6 @@ def split_chars_macro() -> str:
 def _gaiji_decisions(root: Path, systems) -> dict[str, list[tuple[str, str]]]:
     """system -> [(PUA character, standard character)] from mappings/gaiji/decisions.csv: the rows
     that validate (a mistaken row is left out and named by that system's gate, never a stopped run)."""
-    from dagster_project.conformance.gaiji import load_gaiji_decisions_checked
-
     out: dict[str, list[tuple[str, str]]] = defaultdict(list)
     for d in load_gaiji_decisions_checked(systems, root)[0]:
         if d.decision in ("同定", "縮退") and d.character:
@@ -80,250 +128,108 @@ def _gaiji_decisions(root: Path, systems) -> dict[str, list[tuple[str, str]]]:
     return out
 
 
-def _era_cases(layout: Layout, key_kind: str) -> tuple[str, str, str]:
-    """CASE expressions (over ``__key``) for the era's first year, first day and last day."""
-    y0, lo, hi = [], [], []
-    for e in eras():
-        keys = {"digit": [str(e.digit)], "letter": [e.letter], "name": [e.name, e.letter]}[key_kind]
-        start = layout.meiji_start if e.code == "meiji" else e.start
-        for k in keys:
-            y0.append(f"when {q(k)} then {e.start.year}")
-            lo.append(f"when {q(k)} then date {q(start.isoformat())}")
-            hi.append(f"when {q(k)} then " + (f"date {q(e.end.isoformat())}" if e.end else "null"))
-    return ("case __key " + " ".join(y0) + " end",
-            "case __key " + " ".join(lo) + " end",
-            "case __key " + " ".join(hi) + " end")
-
-
-_DATE_PARTS = {
-    # style: (key, year, month, day, key kind); the form is wareki.date_pattern(style), the one the
-    # Python reader uses too
-    "era7": ("substr(__v, 1, 1)", "substr(__v, 2, 2)", "substr(__v, 4, 2)", "substr(__v, 6, 2)", "digit"),
-    "era_letter": ("substr(__v, 1, 1)", "substr(__v, 2, 2)", "substr(__v, 4, 2)", "substr(__v, 6, 2)", "letter"),
-    "ymd8": (None, "substr(__v, 1, 4)", "substr(__v, 5, 2)", "substr(__v, 7, 2)", None),
-    "ym6": (None, "substr(__v, 1, 4)", "substr(__v, 5, 2)", "'1'", None),
-}
-
-
-def _date_parts(col: str, style: str, layout: Layout) -> tuple[list[str], list[str]]:
-    """(groups, parts): the regex groups of a legacy date, extracted once per value (a CTE of
-    their own), and the columns <col>__ok, __y, __m, __d, __lo, __hi computed from them."""
-    groups = []
-    rx = date_pattern(style)
-    if style in ("era_dotted", "ymd_slash"):
-        n = 4 if style == "era_dotted" else 3
-        # one regex pass per value instead of one per piece (12 passes made 選挙人名簿 the slowest
-        # staging model of the 100k benchmark)
-        groups.append("{{ kikan.re_groups('" + col + "', '" + rx.replace("'", "''") + "', " + str(n) + ") }} as "
-                      + col + "__g")
-        g = [f"__v__g.g{i}" for i in range(1, n + 1)]
-    if style == "era_dotted":
-        key = g[0]
-        yy = f"(case {g[1]} when '元' then '1' else {g[1]} end)"
-        mm, dd = g[2], g[3]
-        kind = "name"
-    elif style == "ymd_slash":
-        key, kind = None, None
-        yy, mm, dd = g
-    else:
-        key, yy, mm, dd, kind = _DATE_PARTS[style]
-    ok = "{{ kikan.re_full('" + col + "', '" + rx.replace("'", "''") + "') }}"
-    # try_cast although the form was checked: DuckDB evaluates a regex group's cast outside the
-    # CASE that guards it (a struct field from the grouped CTE), and a value of the wrong form
-    # ('H8.13.x7') stopped the whole staging model with "Could not convert string '' to INT32"
-    if key is None:
-        y, lo, hi = f"try_cast({yy} as integer)", "date '0001-01-01'", "cast(null as date)"
-    else:
-        y0, lo, hi = (x.replace("__key", "(" + key + ")") for x in _era_cases(layout, kind))
-        y = f"case when try_cast({yy} as integer) >= 1 then {y0} + try_cast({yy} as integer) - 1 end"
-    sub = lambda s_: s_.replace("__v", col)  # noqa: E731
-    return groups, [
-        f"{ok} as {col}__ok",
-        f"case when {ok} then {sub(y)} end as {col}__y",
-        f"case when {ok} then try_cast({sub(mm)} as integer) end as {col}__m",
-        f"case when {ok} then try_cast({sub(dd)} as integer) end as {col}__d",
-        f"case when {ok} then {sub(lo)} end as {col}__lo",
-        f"case when {ok} then {sub(hi)} end as {col}__hi",
-    ]
+def _staging_field(f, layout: Layout, decisions: list[tuple[str, str]]) -> dict:
+    """One legacy field in the staging template: its normalized expression and final columns."""
+    c = f.name
+    n = c
+    if f.type in ("text", "kana", "alpha"):
+        for pua, ch in decisions:
+            n = f"replace({n}, {q(pua)}, {q(ch)})"
+    if f.type == "kana":
+        n = macro_call("zenkaku_kana", n)
+    out = {"name": c, "normalized": c if n == c else f"{n} as {c}", "final": c}
+    if f.type == "date":
+        out.update(style=f.style)
+        unknown = [k for k, v in layout.date_sentinels.items() if v == "unknown"]
+        opened = [k for k, v in layout.date_sentinels.items() if v == "open"]
+        out["final"] = macro_call("date_columns", c, unknown=unknown or None, open=opened or None)
+    elif f.type == "amount":
+        if f.zoned:
+            out["final"] = macro_call("amount_columns", c, ZONED_PATTERN, positive=ZONED_POSITIVE,
+                                      negative=ZONED_NEGATIVE)
+        else:
+            out["final"] = macro_call("amount_columns", c, AMOUNT_PATTERN)
+    return out
 
 
 def staging_sql(system: str, layout: Layout, lf: LayoutFile, decisions: list[tuple[str, str]]) -> str:
-    trimmed, normalized, groups, parts, cands = [], [], [], [], []
-    final = ["_record_no", "_byte_offset", "_overlong"]
-    for f in lf.fields:
-        c = f.name
-        trimmed.append("{{ kikan.trim_blanks('" + c + "') }} as " + c)
-        n = c
-        if f.type in ("text", "kana", "alpha"):
-            for pua, ch in decisions:
-                n = f"replace({n}, {q(pua)}, {q(ch)})"
-        if f.type == "kana":
-            n = "{{ kikan.zenkaku_kana('" + n.replace("'", "\\'") + "') }}"
-        normalized.append(f"{n} as {c}")
-        if f.type == "date":
-            g, pt = _date_parts(c, f.style, layout)
-            groups += g
-            parts += pt
-            cands.append("{{ kikan.try_date('" + c + "__y', '" + c + "__m', '" + c + "__d') }} as " + c + "__d0")
-            unknown = [k for k, v in layout.date_sentinels.items() if v == "unknown"]
-            opened = [k for k, v in layout.date_sentinels.items() if v == "open"]
-            valid = f"({c}__d0 >= {c}__lo and ({c}__hi is null or {c}__d0 <= {c}__hi))"
-            final += [
-                f"case when {valid} then {c}__d0 end as {c}",
-                f"{c} as {c}__raw",
-                "case when " + c + " is null then 'blank'"
-                + (f" when {c} in ({', '.join(map(q, unknown))}) then 'unknown'" if unknown else "")
-                + (f" when {c} in ({', '.join(map(q, opened))}) then 'open'" if opened else "")
-                + f" when {valid} then 'ok' else 'invalid' end as {c}__status",
-            ]
-        elif f.type == "amount":
-            # a value of the right form that does not fit a bigint is 'overflow', never a silent null
-            # (a 20-digit 国保 amount came out of staging as null with status ok, and 突合 said 一致)
-            if f.zoned:
-                ok = "{{ kikan.re_full('" + c + "', '" + ZONED_PATTERN + "') }}"
-                # the sign in front of the digits, so the one negative number whose digits alone
-                # exceed a BIGINT (-9223372036854775808) is read, as the plain reader reads it
-                neg = ", ".join(q(x) for x in ZONED_NEGATIVE)
-                digits = (f"concat(case when right({c}, 1) in ({neg}) then '-' else '' end, "
-                          f"left({c}, length({c}) - 1), translate(right({c}, 1), "
-                          f"{q(ZONED_POSITIVE + ZONED_NEGATIVE)}, '01234567890123456789'))")
-                val = f"case when {ok} then " + "{{ kikan.try_bigint(\"" + digits + "\") }} end"
-            else:
-                ok = "{{ kikan.re_full('" + c + "', '" + AMOUNT_PATTERN + "') }}"
-                val = f"case when {ok} then " + "{{ kikan.try_bigint('" + c + "') }} end"
-            final += [f"{val} as {c}", f"{c} as {c}__raw",
-                      f"case when {c} is null then 'blank' when not {ok} then 'invalid' when ({val}) is null "
-                      f"then 'overflow' else 'ok' end as {c}__status"]
-        else:
-            final.append(c)
-
-    def cte(name, cols, src, star=False):
-        lead = "*" if star else "_record_no,\n        _byte_offset,\n        _overlong"
-        body = "".join(",\n        " + x for x in cols) if cols else ""
-        return f"{name} as (\n    select\n        {lead}{body}\n    from {src}\n)"
-
-    return (
-        HEADER
-        + f"-- {layout.system}「{lf.label}」 {lf.file}\n"
-        + "with source as (\n    select * from {{ source('raw', '" + f"{system}__{lf.table}" + "') }}\n),\n"
-        + cte("trimmed", trimmed, "source") + ",\n"
-        + cte("normalized", normalized, "trimmed") + ",\n"
-        + cte("grouped", groups, "normalized", star=True) + ",\n"
-        + cte("parts", parts, "grouped", star=True) + ",\n"
-        + cte("candidates", cands, "parts", star=True) + ",\n"
-        + "final as (\n    select\n        " + ",\n        ".join(final) + "\n    from candidates\n)\n"
-        + "select * from final\n"
-    )
+    fields = [_staging_field(f, layout, decisions) for f in lf.fields]
+    dates = [f for f in fields if "style" in f]
+    default_meiji = next(e.start for e in eras() if e.code == "meiji")
+    return render(
+        "staging.sql.j2", header=header([layout_file(system), GAIJI]), system=layout.system, label=lf.label,
+        file=lf.file, source_table=f"{system}__{lf.table}", fields=fields, dates=dates,
+        decisions=[f"U+{ord(pua):04X} → {ch}" for pua, ch in decisions]
+        if any(f.type in ("text", "kana", "alpha") for f in lf.fields) else [],
+        groups=[f for f in dates if f["style"] in ("era_dotted", "ymd_slash")],
+        meiji_start=layout.meiji_start.isoformat() if layout.meiji_start != default_meiji else None)
 
 
 # --------------------------------------------------------------------------- intermediate / standard
 
-def _field_types(lf: LayoutFile) -> dict[str, str]:
-    return {f.name: f.type for f in lf.fields}
-
-
-def _item_sql(ri: ResolvedItem, lf: LayoutFile, rng: ItemRange | None = None) -> tuple[list[str], str | None]:
-    """(select expressions for the item, name of its flag column or None). ``rng``: the item's
-    range (seeds/std_item_ranges.csv); a value outside it is flagged out_of_range and kept."""
+def _item_mapped(ri: ResolvedItem, lf: LayoutFile) -> list[str]:
+    """The select expressions of the ``mapped`` CTE for an item: its value <c>__v, and a code item's
+    legacy code <c>__legacy."""
     it = ri.item
     c = it.column_name
-    typ = SQL_TYPE[it.data_type]
-    if ri.expr is None:
-        return [f"cast(null as {typ}) as {c}"], None
-    e = f"({safe_expr(ri.expr)})"
-    types = _field_types(lf)
-    date_bad = [f"{f}__status = 'invalid'" for f in ri.lineage if types.get(f) == "date"]
-    num_bad = [f"{f}__status in ('invalid', 'overflow')" for f in ri.lineage if types.get(f) == "amount"]
-    sentinel = [f"{f}__status in ('unknown', 'open')" for f in ri.lineage if types.get(f) == "date"]
-    # a legacy value was there, but the mapping gave no value of the item's type
-    present = " or ".join(f"{f} is not null" for f in ri.lineage)
-    cases = []
-    if date_bad:
-        cases.append(f"when {' or '.join(date_bad)} then 'date_invalid'")
-    if num_bad:
-        cases.append(f"when {' or '.join(num_bad)} then 'number_invalid'")
-    out = []
+    e = safe_expr(ri.expr)
+    types = {f.name: f.type for f in lf.fields}
     if ri.codemap is not None:
-        keys = ", ".join(q(k) for k in ri.codemap)
-        whens = " ".join(f"when {q(k)} then {q(v) if v != '' else 'null'}" for k, v in ri.codemap.items())
-        out.append(f"cast({e} as string) as {c}__legacy")
-        out.append(f"case cast({e} as string) {whens} end as {c}__v")
-        cases.append(f"when {c}__legacy is not null and {c}__legacy not in ({keys}) then 'unmapped_code'")
-        if it.data_type == "string":
-            cases.append(f"when length({c}__v) > {it.length} then 'over_length'")
-    elif it.data_type == "string":
-        out.append(f"cast({e} as string) as {c}__v")
-        cases.append(f"when length({c}__v) > {it.length} then 'over_length'")
-    elif it.data_type == "integer":
-        bare = ri.expr.strip() in ri.lineage and types.get(ri.expr.strip()) == "amount"
+        # the standard code is joined from seeds/code_maps.csv in the next step (coded)
+        return [f"cast({e} as string) as {c}__legacy"]
+    if it.data_type == "string":
+        return [f"cast({e} as string) as {c}__v"]
+    if it.data_type == "integer":
         # a staging amount is a BIGINT already; anything else is read strictly
-        out.append(f"{e} as {c}__v" if bare else f"{read_bigint_sql(e)} as {c}__v")
-        if present:
-            cases.append(f"when {c}__v is null and ({present}) then 'number_invalid'")
-        if it.length < 19:   # every BIGINT fits 19 digits (and abs() of the smallest one overflows)
-            most = 10 ** it.length - 1
-            cases.append(f"when {c}__v > {most} or {c}__v < -{most} then 'over_length'")
-    else:
-        out.append(f"try_cast({e} as date) as {c}__v")
-        if present:
-            cases.append(f"when {c}__v is null and ({present}) then 'date_invalid'")
-    outside = rng.sql(f"{c}__v") if rng is not None and it.data_type in ("integer", "date") else None
-    if outside:
-        cases.append(f"when {outside} then 'out_of_range'")
-    if it.required:
-        blank = f"({c}__v is null" + (f" or {c}__v = ''" if typ == "string" else "") + ")"
-        if sentinel:
-            blank = f"({blank} and not ({' or '.join(sentinel)}))"
-        cases.append(f"when {blank} then 'required_missing'")
-    flag = f"case {' '.join(cases)} end as {c}__flag" if cases else f"cast(null as string) as {c}__flag"
-    return out + [flag], f"{c}__flag"
+        bare = ri.expr.strip() in ri.lineage and types.get(ri.expr.strip()) == "amount"
+        return [f"{e} as {c}__v" if bare else f"{read_bigint_sql(e)} as {c}__v"]
+    return [f"try_cast({e} as date) as {c}__v"]
+
+
+def _bound(v) -> str | None:
+    if v is None:
+        return None
+    return f"date '{v.isoformat()}'" if hasattr(v, "isoformat") else str(v)
+
+
+def _item_flag(ri: ResolvedItem, lf: LayoutFile, system: str, rng: ItemRange | None) -> str:
+    """The item's kikan.item_flag call. ``rng``: its range (seeds/std_item_ranges.csv); a value
+    outside it is flagged out_of_range and kept."""
+    it = ri.item
+    types = {f.name: f.type for f in lf.fields}
+    ranged = rng is not None and it.data_type in ("integer", "date")
+    return macro_call(
+        "item_flag", it.column_name, it.data_type,
+        length=it.length if it.data_type in ("string", "integer") else None,
+        fields={f: types.get(f, "") for f in ri.lineage} or None,
+        code=(ri.codemap is not None) or None,
+        low=_bound(rng.low) if ranged else None, high=_bound(rng.high) if ranged else None,
+        required=it.required or None, indent=8, tail=len(f" as {it.column_name}__flag,"))
 
 
 def int_sql(t: ResolvedTable, ranges: dict | None = None) -> str:
-    mapped, flags = [], []
-    finals = []
+    mapped, flags, items = [], [], []
     for ri in t.items:
-        exprs, flag = _item_sql(ri, t.source, (ranges or {}).get((t.std.ref, ri.item.item_id)))
-        c = ri.item.column_name
-        if flag is None:
-            finals.append(exprs[0])
+        it = ri.item
+        items.append({"column": it.column_name, "flagged": ri.expr is not None, "code_map": ri.codemap is not None,
+                      "sql_type": SQL_TYPE[it.data_type]})
+        if ri.expr is None:
             continue
-        mapped += exprs[:-1]
-        flags.append(exprs[-1])
-        bad = "('over_length', 'date_invalid', 'number_invalid', 'unmapped_code')"
-        finals.append(f"case when {c}__flag in {bad} then null else {c}__v end as {c}")
-        finals.append(f"{c}__flag")
-        if ri.codemap is not None:
-            finals.append(f"{c}__legacy")
-    where = f"\n    where {t.where}" if t.where else ""
-    return (
-        HEADER
-        + f"-- {t.std.ref}（{t.std.table_name}） from {t.system}.{t.source.table}\n"
-        + "with src as (\n    select * from {{ ref('" + stg_name(t.system, t.source.table) + "') }}" + where + "\n),\n"
-        + "mapped as (\n    select\n        *,\n        " + ",\n        ".join(mapped or ["1 as __none"]) + "\n    from src\n),\n"
-        + "flagged as (\n    select\n        *,\n        " + ",\n        ".join(flags or ["1 as __noflag"]) + "\n    from mapped\n),\n"
-        + "final as (\n    select\n        " + ",\n        ".join(finals) + ",\n"
-        + f"        {q(t.system)} as _src_system,\n"
-        + "        _record_no as _src_record_no,\n"
-        + f"        cast({t.sample_key} as string) as _key,\n"
-        + f"        cast({t.sample_key} as string) || '（' || cast(_record_no as string) || '行目）' as _sample\n"
-        + "    from flagged\n)\nselect * from final\n"
-    )
+        mapped += _item_mapped(ri, t.source)
+        flags.append({"column": it.column_name,
+                      "call": _item_flag(ri, t.source, t.system, (ranges or {}).get((t.std.ref, it.item_id)))})
+    return render("intermediate.sql.j2", header=header([mapping_file(t.system), layout_file(t.system)]), std_ref=t.std.ref, table_name=t.std.table_name,
+                  system=t.system, source_table=t.source.table, staging=stg_name(t.system, t.source.table),
+                  where=t.where, mapped=mapped, flags=flags, items=items, nulled=NULLED, sample_key=t.sample_key,
+                  coded=[{"column": ri.item.column_name, "code_map": code_map_id(t.system, ri.codemap_name)}
+                         for ri in t.items if ri.expr is not None and ri.codemap is not None])
 
 
 def std_sql(t: ResolvedTable) -> str:
-    cols = [ri.item.column_name for ri in t.items]
-    flagged = [ri.item.column_name for ri in t.items if ri.expr is not None]
-    flags = ", ".join(f"case when {c}__flag is not null then '{c}:' || {c}__flag end" for c in flagged)
-    return (
-        HEADER
-        + f"-- {t.std.ref}（{t.std.table_name}）: the standard layout, in catalog order\n"
-        + "with checked as (\n    select * from {{ ref('" + int_name(t) + "') }}\n),\n"
-        + "final as (\n    select\n        " + ",\n        ".join(cols) + ",\n"
-        + "        _src_system,\n        _src_record_no,\n"
-        + (f"        nullif(concat_ws(',', {flags}), '') as _flags\n" if flags else "        cast(null as string) as _flags\n")
-        + "    from checked\n)\nselect * from final\n"
-    )
+    return render("standard.sql.j2", header=header([mapping_file(t.system)]), std_ref=t.std.ref,
+                  table_name=t.std.table_name, intermediate=int_name(t),
+                  columns=[ri.item.column_name for ri in t.items],
+                  flagged=[ri.item.column_name for ri in t.items if ri.expr is not None])
 
 
 def std_yml(t: ResolvedTable) -> dict:
@@ -353,15 +259,6 @@ def std_yml(t: ResolvedTable) -> dict:
 
 # --------------------------------------------------------------------------- gaps
 
-def _values(rows: list[tuple], columns: list[str]) -> str:
-    if not rows:
-        cols = ", ".join(f"cast(null as string) as {c}" for c in columns)
-        return f"select {cols} where 1 = 0"
-    body = ",\n        ".join("(" + ", ".join("null" if v is None else (q(v) if not isinstance(v, int) else str(v))
-                                              for v in r) + ")" for r in rows)
-    return f"select * from (values\n        {body}\n    ) as v({', '.join(columns)})"
-
-
 ITEM_COLS = ["business_id", "table_id", "table_name", "item_id", "column_name", "item_name", "data_type",
              "std_length", "required", "status", "source_table", "lineage", "expression", "codemap", "note"]
 
@@ -377,8 +274,8 @@ def items_sql(system: str, tables: list[ResolvedTable]) -> str:
                          f"{system}.{t.source.table}",
                          "、".join(f"{labels[f]}（{f}）" for f in ri.lineage) or None,
                          ri.expr, ri.codemap_name, ri.note or None))
-    return HEADER + f"-- every standard item {system} feeds, with its mapping status and lineage\n" \
-        + _values(rows, ITEM_COLS) + "\n"
+    return render("gaps_items.sql.j2", header=header([mapping_file(system), layout_file(system)]),
+                  system=system, rows=rows, columns=ITEM_COLS)
 
 
 SPEC_COLS = ["gap_id", "gap_kind", "business_id", "table_id", "item_id", "item_name", "source_table",
@@ -386,7 +283,7 @@ SPEC_COLS = ["gap_id", "gap_kind", "business_id", "table_id", "item_id", "item_n
 
 
 def spec_sql(system: str, layout: Layout, tables: list[ResolvedTable]) -> str:
-    static, code_rows, legacy_rows = [], [], []
+    static, code_rows, legacy = [], [], []
     for t in tables:
         types = {f.name: f for f in t.source.fields}
         for ri in t.items:
@@ -425,50 +322,14 @@ def spec_sql(system: str, layout: Layout, tables: list[ResolvedTable]) -> str:
         by_source[t.source.table] |= {t.sample_key}
     for lf in layout.files:
         for f in lf.fields:
-            if f.name in by_source.get(lf.table, set()):
-                continue
-            legacy_rows.append((lf.table, f.name, f.label, f.type))
-    parts = [_values(static, SPEC_COLS)]
-    codes_static = _values(code_rows, SPEC_COLS)
-    sql = HEADER + f"-- spec gaps of {system}: per standard item, per unmapped code value, per legacy-only field\n"
-    sql += "with static_gaps as (\n    " + parts[0] + "\n),\n"
-    sql += "vendor_codes as (\n    " + codes_static + "\n),\n"
-    sql += "code_counts as (\n    " + code_counts_sql(system) + "\n),\n"
-    # unexpected codes (in the data but not even in the vendor's list) become gaps too
-    sql += ("code_gaps as (\n    select\n        coalesce(v.gap_id, "
-            f"{q(system + ':')} || c.std_ref || '.' || c.item_id || ':code_unmapped:' || c.legacy_value) as gap_id,\n"
-            "        'code_unmapped' as gap_kind,\n"
-            "        coalesce(v.business_id, split_part(c.std_ref, '.', 1)) as business_id,\n"
-            "        coalesce(v.table_id, split_part(c.std_ref, '.', 2)) as table_id,\n"
-            "        coalesce(v.item_id, c.item_id) as item_id,\n"
-            "        v.item_name, v.source_table, v.legacy_field,\n"
-            "        coalesce(v.legacy_value, c.legacy_value) as legacy_value,\n"
-            "        coalesce(v.detail, '現行コード ' || c.legacy_value || '（コード表にない値）に対応する標準コードがない') as detail,\n"
-            "        coalesce(c.record_count, 0) as record_count,\n"
-            "        c.samples\n"
-            "    from vendor_codes v\n"
-            "    full outer join code_counts c\n"
-            f"        on {q(system + ':')} || c.std_ref || '.' || c.item_id || ':code_unmapped:' || c.legacy_value = v.gap_id\n),\n")
-    legacy_parts = []
-    for table, field, label, typ in legacy_rows:
-        col = f"{field}__raw" if typ in ("date", "amount") else field
-        legacy_parts.append(
-            f"select {q(system + ':' + table + '.' + field + ':legacy_only')} as gap_id, 'legacy_only' as gap_kind, "
-            f"cast(null as string) as business_id, cast(null as string) as table_id, cast(null as string) as item_id, "
-            f"cast(null as string) as item_name, {q(system + '.' + table)} as source_table, {q(field)} as legacy_field, "
-            f"cast(null as string) as legacy_value, {q('現行「' + label + '」にデータがあるが移行先の標準項目がない')} as detail, "
-            f"count({col}) as record_count, "
-            + "{{ kikan.sample_lines('case when " + col + " is not null then _record_no end') }}"
-            + f" as samples from {{{{ ref('{stg_name(system, table)}') }}}} having count({col}) > 0")
-    sql += "legacy_gaps as (\n    " + ("\n    union all\n    ".join(legacy_parts) if legacy_parts else
-                                       "select *, cast(null as bigint) as record_count, cast(null as string) as samples "
-                                       "from static_gaps where 1 = 0") + "\n),\n"
-    sql += ("final as (\n"
-            "    select *, cast(null as bigint) as record_count, cast(null as string) as samples from static_gaps\n"
-            "    union all\n    select * from code_gaps\n"
-            "    union all\n    select * from legacy_gaps\n)\n")
-    sql += f"select {q(system)} as system, * from final\n"
-    return sql
+            if f.name not in by_source.get(lf.table, set()):
+                legacy.append({"table": lf.table, "field": f.name, "label": f.label,
+                               "column": f"{f.name}__raw" if f.type in ("date", "amount") else f.name,
+                               "staging": stg_name(system, lf.table)})
+    code_gap_id = f"{q(system + ':')} || c.std_ref || '.' || c.item_id || ':code_unmapped:' || c.legacy_value"
+    return render("gaps_spec.sql.j2", header=header([mapping_file(system), layout_file(system)]),
+                  system=system, static=static, vendor_codes=code_rows, columns=SPEC_COLS, legacy=legacy,
+                  ledger=f"fnd_{system}", code_gap_id=code_gap_id)
 
 
 # --------------------------------------------------------------------------- writing
@@ -489,13 +350,26 @@ def sources_yml(project: Project) -> dict:
     return {"version": 2, "sources": [{"name": "raw", "schema": "raw", "tables": tables}, reference, meta]}
 
 
+def _yml(sources: list[str], models: list[dict]) -> str:
+    """A properties file of generated models, sorted by name, with its header."""
+    body = {"version": 2, "models": sorted(models, key=lambda m: m["name"])}
+    return header(sources, "#") + "\n" + yaml.safe_dump(body, allow_unicode=True, sort_keys=False, width=116)
+
+
 def render_all(project: Project, mappings: MappingSet) -> dict[Path, str]:
-    """Every generated file, relative to the dbt project, and its content."""
+    """Every generated file, relative to the dbt project (``../seeds/...`` for the code map seed),
+    and its content."""
     files: dict[Path, str] = {}
-    decisions = _gaiji_decisions(project.root, [s.id for s in project.city.systems])
+    systems = [s.id for s in project.city.systems]
+    layouts = [CITY, "mappings/*/layout.yaml"]
+    maps = [CITY, "mappings/*/mapping.yaml"]
+    decisions = _gaiji_decisions(project.root, systems)
     files[GEN_MACROS / "kana.sql"] = kana_macro()
     files[GEN_MACROS / "charsql.sql"] = split_chars_macro()
-    files[GEN_MODELS / "sources.yml"] = yaml.safe_dump(sources_yml(project), allow_unicode=True, sort_keys=False)
+    files[GEN_MACROS / "eras.sql"] = eras_macro()
+    files[Path("..") / CODE_MAPS] = code_maps_csv(mappings)
+    files[GEN_MODELS / "sources.yml"] = header(layouts, "#") + "\n" + yaml.safe_dump(
+        sources_yml(project), allow_unicode=True, sort_keys=False, width=116)
     staging_models = []
     for s in project.city.systems:
         layout = project.layouts[s.id]
@@ -507,54 +381,51 @@ def render_all(project: Project, mappings: MappingSet) -> dict[Path, str]:
                 "config": {"meta": {"system": s.id}, "tags": [s.id, "staging"]},
                 "columns": [{"name": "_record_no", "data_tests": ["not_null", "unique"]}],
             })
-    files[GEN_MODELS / "staging" / "_staging.yml"] = yaml.safe_dump(
-        {"version": 2, "models": staging_models}, allow_unicode=True, sort_keys=False)
+    files[GEN_MODELS / "staging" / "_staging.yml"] = _yml(layouts, staging_models)
     std_models, int_models, gap_models = [], [], []
-    ranges = load_item_ranges(mappings.catalog, SEEDS / "std_item_ranges.csv")
+    ranges = load_item_ranges(mappings.catalog, settings().seeds_dir / "std_item_ranges.csv")
     for t in mappings.tables:
         files[GEN_MODELS / "intermediate" / t.system / f"{int_name(t)}.sql"] = int_sql(t, ranges)
         int_models.append({"name": int_name(t), "config": {"meta": {"system": t.system}, "tags": [t.system]}})
         files[GEN_MODELS / "standard" / t.std.business_id / f"{std_name(t)}.sql"] = std_sql(t)
         std_models.append(std_yml(t))
-    for s in project.city.systems:
-        ts = mappings.for_system(s.id)
-        files[GEN_MODELS / "gaps" / s.id / f"gaps_{s.id}__items.sql"] = items_sql(s.id, ts)
-        files[GEN_MODELS / "gaps" / s.id / f"gaps_{s.id}__spec.sql"] = spec_sql(s.id, project.layouts[s.id], ts)
-        files[GEN_MODELS / "gaps" / s.id / f"gaps_{s.id}__data.sql"] = data_gaps_sql(s.id)
+    for s in systems:
+        ts = mappings.for_system(s)
+        files[GEN_MODELS / "gaps" / s / f"gaps_{s}__items.sql"] = items_sql(s, ts)
+        files[GEN_MODELS / "gaps" / s / f"gaps_{s}__spec.sql"] = spec_sql(s, project.layouts[s], ts)
+        files[GEN_MODELS / "gaps" / s / f"gaps_{s}__data.sql"] = data_gaps_sql(s)
         for kind in ("items", "spec", "data"):
-            m = {"name": f"gaps_{s.id}__{kind}", "config": {"meta": {"system": s.id}, "tags": [s.id, "gaps"]}}
+            m = {"name": f"gaps_{s}__{kind}", "config": {"meta": {"system": s}, "tags": [s, "gaps"]}}
             if kind != "items":
                 m["columns"] = [{"name": "gap_id", "data_tests": ["unique", "not_null"]}]
             gap_models.append(m)
-    files[GEN_MODELS / "intermediate" / "_intermediate.yml"] = yaml.safe_dump(
-        {"version": 2, "models": int_models}, allow_unicode=True, sort_keys=False)
-    files[GEN_MODELS / "standard" / "_standard.yml"] = yaml.safe_dump(
-        {"version": 2, "models": std_models}, allow_unicode=True, sort_keys=False)
-    files[GEN_MODELS / "gaps" / "_gaps.yml"] = yaml.safe_dump(
-        {"version": 2, "models": gap_models}, allow_unicode=True, sort_keys=False)
-    conf_files, conf_models = render_conformance(project, mappings)
-    files.update(conf_files)
-    files[GEN_MODELS / "conformance" / "_conformance.yml"] = yaml.safe_dump(
-        {"version": 2, "models": conf_models}, allow_unicode=True, sort_keys=False)
-    fnd_files, fnd_models = render_findings(project, mappings)
-    files.update(fnd_files)
-    files[GEN_MODELS / "findings" / "_findings.yml"] = yaml.safe_dump(
-        {"version": 2, "models": fnd_models}, allow_unicode=True, sort_keys=False)
-
-    recon_files, recon_models = render_recon(project, mappings)
-    files.update(recon_files)
-    files[GEN_MODELS / "readiness" / "_readiness.yml"] = yaml.safe_dump(
-        {"version": 2, "models": recon_models}, allow_unicode=True, sort_keys=False)
+    files[GEN_MODELS / "intermediate" / "_intermediate.yml"] = _yml(maps, int_models)
+    files[GEN_MODELS / "standard" / "_standard.yml"] = _yml(maps, std_models)
+    files[GEN_MODELS / "gaps" / "_gaps.yml"] = _yml(maps, gap_models)
+    for render_layer, layer, sources in ((render_conformance, "conformance", maps),
+                                         (render_findings, "findings", maps),
+                                         (render_recon, "readiness", maps)):
+        layer_files, models = render_layer(project, mappings)
+        files.update(layer_files)
+        files[GEN_MODELS / layer / f"_{layer}.yml"] = _yml(sources, models)
     return files
 
 
-def generate(project: Project, mappings: MappingSet, dbt_dir: Path = DBT_DIR) -> tuple[int, str]:
-    """Write the generated files; returns (files changed, fingerprint of all content)."""
+def generated_roots(dbt_dir: Path) -> list[Path]:
+    """The folders that hold nothing but generated files (a file there that generation does not
+    write is stale and removed)."""
+    return [dbt_dir / GEN_MODELS, dbt_dir / GEN_MACROS]
+
+
+def generate(project: Project, mappings: MappingSet, dbt_dir: Path | None = None) -> tuple[int, str]:
+    """Write the generated files into ``dbt_dir`` (default: ``settings().dbt_dir``); returns (files
+    changed, fingerprint of all content). The code map seed goes to ``<dbt_dir>/../seeds``."""
+    dbt_dir = Path(dbt_dir or settings().dbt_dir)
     files = render_all(project, mappings)
     changed = 0
-    for root in (dbt_dir / GEN_MODELS, dbt_dir / GEN_MACROS):
+    for root in generated_roots(dbt_dir):
         if root.exists():
-            for p in root.rglob("*"):
+            for p in sorted(root.rglob("*")):
                 if p.is_file() and p.relative_to(dbt_dir) not in files:
                     p.unlink()
                     changed += 1

@@ -37,10 +37,10 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
 from dagster_project.core import diskspace
-from dagster_project.core.names import gate_key
+from dagster_project.core.names import LAYER_PREFIXES, gate_key
 from dagster_project.mapping.dbt_failures import failures_of, record_failures, redact_invocation, redact_run_results
 from dagster_project.core.settings import settings
-from dagster_project.mapping.dbt_project import LAYER_PREFIXES, dbt_executable, prepare
+from dagster_project.mapping.dbt_project import dbt_executable, prepare
 from dagster_project.spec.config import cached_project
 from dagster_project.resources import WarehouseResource
 from dagster_project.spec.mapping import cached_mappings
@@ -57,6 +57,8 @@ SEED_DESCRIPTIONS = {
     "finding_rules": "指摘の規則（seeds/finding_rules.csv）: 規則ごとの区分・重大度・名称・説明。",
     "gap_kinds": "ギャップの種類（seeds/gap_kinds.csv）: 仕様差異・データ差異の区分と名称。",
     "eras": "元号表（seeds/eras.csv）: 和暦の日付を西暦に変換する。",
+    "code_maps": "コード変換表（seeds/code_maps.csv、mappings/*/mapping.yaml の codemaps から生成）: 現行システムの"
+                 "コード値ごとの標準コード値。中間モデルが結合して変換する。",
     "charset_extra": "行政事務標準文字に加える文字（seeds/charset_extra.csv）: かな・英数字・記号など MJ 以外の文字。",
 }
 

@@ -14,12 +14,13 @@ the value (charset), 1 for every other rule. Rule labels and
 severities are the seed ``finding_rules`` joined in SQL. The counts the gates and reports read
 (``gaps_<system>__data``, ``conf_<system>__findings``, ``conf_<system>__chars`` and the code
 counts of ``gaps_<system>__spec``) are aggregates of this table, so a count and its list can
-never disagree.
+never disagree. A row's columns are the macro ``kikan.finding`` (dbt/macros/mapping.sql).
 """
 
 from __future__ import annotations
 
-from dagster_project.core.names import GEN_MODELS, HEADER, int_name, q, stg_name
+from dagster_project.core.names import GEN_MODELS, int_name, q, stg_name
+from dagster_project.mapping.sqlread import JinjaExpr, header, macro_call, render
 from dagster_project.spec.mapping import MappingSet, ResolvedTable
 from dagster_project.spec.references import checked_ids
 from dagster_project.spec.rules import charset_applies, field_rules_for
@@ -27,42 +28,46 @@ from dagster_project.spec.rules import charset_applies, field_rules_for
 DATA_RULES = ("date_invalid", "number_invalid", "over_length", "out_of_range", "unmapped_code", "required_missing",
               "legacy_overlong")
 CONF_CATEGORIES = ("key", "field")
-
-# a few records of a group, as an owner reads them: internal key and line (the full list is the ledger)
-SAMPLES = "{{ kikan.sample_list(\"coalesce(internal_key, '') || '（' || cast(record_no as string) || '行目）'\") }}"
-# the columns of every branch of the ledger, in order
-COLS = ["source_table", "source_file", "record_no", "std_ref", "item_id", "item_name", "internal_key",
-        "rule_id", "gap_id", "detail"]
+CITY = "mappings/city.yaml"
+# the columns of every findings ledger (fnd_<system>), in order
+LEDGER_COLUMNS = ("finding_id", "system", "source_table", "source_file", "record_no", "std_ref", "item_id", "item_name",
+                  "internal_key", "rule_id", "gap_id", "severity", "reason", "detail", "occurrences")
 
 
 def fnd_name(system: str) -> str:
     return f"fnd_{system}"
 
 
-def _row(t: ResolvedTable | None, *, source_table: str, source_file: str, record_no: str, item=None,
-         key: str = "_key", rule: str, gap_id: str | None = None, detail: str = "cast(null as string)",
-         frm: str, where: str) -> str:
-    """One branch of the ledger: ``select <COLS> from frm where where``."""
-    std_ref = q(t.std.ref) if t else "cast(null as string)"
-    item_id = q(item.item_id) if item else "cast(null as string)"
-    item_name = q(item.item_name) if item else "cast(null as string)"
-    gap = gap_id or "cast(null as string)"
-    return (f"select {q(source_table)} as source_table, {q(source_file)} as source_file, "
-            f"cast({record_no} as bigint) as record_no, {std_ref} as std_ref, {item_id} as item_id, "
-            f"{item_name} as item_name, cast({key} as string) as internal_key, {rule} as rule_id, "
-            f"{gap} as gap_id, cast({detail} as string) as detail\n        from {frm}\n        where {where}")
+def _ref(model: str) -> str:
+    return "{{ ref('" + model + "') }}"
+
+
+def _system_files(system: str) -> list[str]:
+    return [f"mappings/{system}/mapping.yaml", f"mappings/{system}/layout.yaml"]
+
+
+def _branch(t: ResolvedTable | None, *, source_table: str, source_file: str, item=None, frm: str, where: str | None,
+            comment: str | None = None, rule_block: str | None = None, **finding) -> dict:
+    """One branch of the ledger: its kikan.finding call (``finding``: rule or rule_sql, record_no,
+    key, gap_id, detail), FROM and WHERE. ``rule_block``: SQL of the rule that reads other models,
+    set as the model's Jinja variable ``rule`` above the branch and given as rule_sql."""
+    if rule_block is not None:
+        finding["rule_sql"] = JinjaExpr("rule")
+    columns = macro_call("finding", source_table, source_file, t.std.ref if t else None,
+                         item.item_id if item else None, item.item_name if item else None, indent=11, **finding)
+    return {"columns": columns, "from": frm, "where": where, "comment": comment, "rule_block": rule_block}
 
 
 def _check_digit_sql(rule: str, c: str, city) -> str:
     if rule == "mynumber":
-        return "{{ kikan.mynumber_ok('" + c + "') }}"
+        return macro_call("mynumber_ok", c)
     if rule == "hojin":
-        return "{{ kikan.hojin_ok('" + c + "') }}"
+        return macro_call("hojin_ok", c)
     if rule == "juminhyo":
-        return "{{ kikan.m11_ok('" + c + "', 11, " + str(list(city.juminhyo_weights)) + ") }}"
+        return macro_call("m11_ok", c, 11, list(city.juminhyo_weights))
     if rule == "atena":
         # 宛名番号・世帯番号: modulus 11 weights 2–7 over the base digits, the city's length
-        return "{{ kikan.m11_ok('" + c + "', 10) }}"
+        return macro_call("m11_ok", c, 10)
     raise ValueError(rule)
 
 
@@ -73,7 +78,9 @@ def ledger_sql(project, mappings: MappingSet, system: str) -> str:
     refs = mappings.references
     by_ref = {t.std.ref: t for t in mappings.tables}
     ids = {(c.table, c.column): c for c in checked_ids(refs, mappings.catalog)}
-    parts: list[str] = []
+    branches: list[dict] = []
+    ctes: list[dict] = []
+    read_systems: set[str] = set()
 
     # legacy tables: their file and the internal key shown for legacy-level findings
     key_of: dict[str, str] = {}
@@ -83,48 +90,54 @@ def ledger_sql(project, mappings: MappingSet, system: str) -> str:
         key_of.setdefault(lf.table, lf.key[0])
 
     for t in tables:
-        src = f"{{{{ ref('{int_name(t)}') }}}}"
-        st, sf = t.source.table, t.source.file
-        base = dict(source_table=st, source_file=sf, record_no="_src_record_no")
+        src = _ref(int_name(t))
+        base = dict(source_table=t.source.table, source_file=t.source.file)
         items = {ri.item.column_name: ri for ri in t.items}
         for ri in t.items:
             it = ri.item
             c = it.column_name
             if ri.expr is None:
                 continue
-            gid = f"{q(system + ':' + t.std.ref + '.' + it.item_id + ':')} || {c}__flag"
-            detail = f"case when {c}__flag = 'unmapped_code' then {c}__legacy end" if ri.codemap is not None \
-                else "cast(null as string)"
-            parts.append(_row(t, **base, item=it, rule=f"{c}__flag", gap_id=gid, detail=detail, frm=src,
-                              where=f"{c}__flag is not null"))
+            branches.append({
+                "columns": macro_call("flag_finding", system, t.source.table, t.source.file, t.std.ref, it.item_id,
+                                      it.item_name, c, code=ri.codemap is not None or None, indent=11),
+                "from": src, "where": f"{c}__flag is not null", "comment": f"{t.std.ref}.{it.item_id} {it.item_name}",
+                "rule_block": None})
             checks = [(r.rule_id, r.sql(c)) for r in field_rules_for(it)]
             cd = ids.get((t.std.ref, c))
             if cd:
                 checks.append(("check_digit", f"{c} is not null and not " + _check_digit_sql(cd.rule, c, city)))
             if it.data_type == "code" and it.code_table:
-                checks.append(("code_not_in_table", f"o.{c} is not null and not exists (select 1 from "
-                               "{{ ref('std_codes') }} k where k.code_table = " + q(it.code_table)
-                               + f" and k.code = o.{c})"))
+                checks.append(("code_not_in_table",
+                               f"o.{c} is not null\nand not exists (\n"
+                               f"    select 1 from {_ref('std_codes')} as k\n"
+                               f"    where k.code_table = {q(it.code_table)} and k.code = o.{c}\n)"))
             for rule, where in checks:
-                parts.append(_row(t, **base, item=it, rule=q(rule), frm=src + " o", where=where))
+                branches.append(_branch(t, **base, item=it, rule=rule, frm=src + (" as o" if "o." in where else ""),
+                                        where=where))
 
         # keys: null, duplicate (every record of the group), 履歴番号 contiguity (every record of the person)
         key = t.std.key
         if key:
             kit = items[key[0]].item
-            parts.append(_row(t, **base, item=kit, rule="'null_key'", frm=src,
-                              where=" or ".join(f"{k} is null" for k in key)))
-            on = " and ".join(f"o.{k} = d.{k}" for k in key)
-            cols = ", ".join(key)
-            parts.append(_row(t, **base, item=kit, rule="'duplicate_key'",
-                              frm=f"{src} o\n        inner join (select {cols} from {src} group by {cols} "
-                                  f"having count(*) > 1) d on {on}", where="true"))
+            branches.append(_branch(t, **base, item=kit, rule="null_key", frm=src,
+                                    comment=f"{t.std.ref}: keys", where=" or ".join(f"{k} is null" for k in key)))
+            dup = f"duplicate_keys__{t.std.business_id}__{t.std.table_id}"
+            ctes.append({"name": dup, "comment": f"the keys of {t.std.ref} that more than one record has",
+                         "sql": ("select" + ("\n    " + ",\n    ".join(key) if len(key) > 1 else f" {key[0]}")
+                                 + f"\nfrom {src}\ngroup by {', '.join(key)}\nhaving count(*) > 1")})
+            branches.append(_branch(
+                t, **base, item=kit, rule="duplicate_key", where=None,
+                frm=f"{src} as o\ninner join {dup} as d\n    on " + " and ".join(f"o.{k} = d.{k}" for k in key)))
             if {"atena_no", "rireki_no"} <= set(key):
-                parts.append(_row(t, **base, item=items["rireki_no"].item, rule="'rireki_gap'",
-                                  frm=f"{src} o\n        inner join (select atena_no from {src} where rireki_no is "
-                                      "not null group by atena_no having min(try_cast(rireki_no as integer)) <> 1 or "
-                                      "max(try_cast(rireki_no as integer)) <> count(distinct rireki_no)) r "
-                                      "on o.atena_no = r.atena_no", where="true"))
+                gap = f"rireki_gaps__{t.std.business_id}__{t.std.table_id}"
+                ctes.append({"name": gap, "comment": f"the persons of {t.std.ref} whose 履歴番号 are not 1, 2, 3, ...",
+                             "sql": (f"select atena_no\nfrom {src}\nwhere rireki_no is not null\ngroup by atena_no\n"
+                                     "having\n    min(try_cast(rireki_no as integer)) <> 1\n"
+                                     "    or max(try_cast(rireki_no as integer)) <> count(distinct rireki_no)")})
+                branches.append(_branch(
+                    t, **base, item=items["rireki_no"].item, rule="rireki_gap", where=None,
+                    frm=f"{src} as o\ninner join {gap} as r on o.atena_no = r.atena_no"))
 
         # every declared reference: orphan, or cascade when the referenced record was quarantined
         for r in refs.references:
@@ -135,16 +148,19 @@ def ledger_sql(project, mappings: MappingSet, system: str) -> str:
             missing, quarantined = [], []
             for m in ks.members:
                 mt = by_ref[m.table]
-                cond = f" and ({m.where})" if m.where else ""
-                missing.append(f"not exists (select 1 from {{{{ ref('{int_name(mt)}') }}}} m "
-                               f"where m.{m.column} = o.{c}{cond})")
-                quarantined.append(f"select 1 from {{{{ source('raw', '{mt.system}__quarantine') }}}} qr "
-                                   f"where qr.table_name = {q(mt.source.table)} and "
-                                   + _in_quarantined_field(mt, m.column, f"o.{c}"))
-            rule = (f"case when exists ({' union all '.join(quarantined)}) "
-                    "then 'orphan_cascade' else 'orphan_reference' end")
-            parts.append(_row(t, **base, item=items[c].item, rule=rule, detail=f"o.{c}", frm=src + " o",
-                              where=f"o.{c} is not null and " + " and ".join(missing)))
+                read_systems.add(mt.system)
+                cond = f" and ({_qualified(m.where, 'm')})" if m.where else ""
+                missing.append(f"not exists (\n    select 1 from {_ref(int_name(mt))} as m\n"
+                               f"    where m.{m.column} = o.{c}{cond}\n)")
+                quarantined.append(f"select 1 from {{{{ source('raw', '{mt.system}__quarantine') }}}} as qr\n"
+                                   f"where\n    qr.table_name = {q(mt.source.table)}\n"
+                                   f"    and {_in_quarantined_field(mt, m.column, f'o.{c}')}")
+            rule = ("case when exists (\n    " + "\n    union all\n    ".join(x.replace("\n", "\n    ")
+                                                                           for x in quarantined)
+                    + "\n) then 'orphan_cascade' else 'orphan_reference' end")
+            branches.append(_branch(t, **base, item=items[c].item, rule_block=rule, detail=f"o.{c}",
+                                    frm=src + " as o", comment=f"{t.std.ref}.{c} refers to {r.to}",
+                                    where=f"o.{c} is not null\nand " + "\nand ".join(missing)))
 
     # legacy values longer than the layout declares (CSV; fixed-width records cannot be): per
     # record and field, at the first standard item the field feeds
@@ -156,55 +172,37 @@ def ledger_sql(project, mappings: MappingSet, system: str) -> str:
     for lf in layout.files:
         if lf.format != "csv":
             continue
-        stg = f"{{{{ ref('{stg_name(system, lf.table)}') }}}}"
+        stg = _ref(stg_name(system, lf.table))
         for f in lf.fields:
             t, it = feeds.get((lf.table, f.name), (None, None))
             gid = (q(f"{system}:{t.std.ref}.{it.item_id}:legacy_overlong") if it
                    else q(f"{system}:{lf.table}.{f.name}:legacy_overlong"))
-            parts.append(_row(t, source_table=lf.table, source_file=lf.file, record_no="_record_no", item=it,
-                              key=key_of[lf.table], rule="'legacy_overlong'", gap_id=gid, detail=q(f.name),
-                              frm=stg, where=f"concat(',', _overlong, ',') like {q('%,' + f.name + ',%')}"))
+            branches.append(_branch(t, source_table=lf.table, source_file=lf.file, record_no="_record_no", item=it,
+                                    key=key_of[lf.table], rule="legacy_overlong", gap_id=gid, detail=q(f.name),
+                                    frm=stg, comment=f"{lf.file} {f.name}: longer than the layout says",
+                                    where=f"concat(',', _overlong, ',') like {q('%,' + f.name + ',%')}"))
 
-    # quarantined records: read nothing of them but where they are and why
-    parts.append(
-        "select table_name as source_table, file_name as source_file, record_no, cast(null as string) as std_ref, "
-        "cast(null as string) as item_id, cast(null as string) as item_name, cast(null as string) as internal_key, "
-        "'quarantined' as rule_id, cast(null as string) as gap_id, "
-        "reason_code || coalesce(':' || field_name, '') as detail\n"
-        f"        from {{{{ source('raw', '{system}__quarantine') }}}}")
+    audited = [(t.std.ref, ri.item.item_id) for t in tables if _audited(t) for ri in t.items
+               if ri.item.column_name == "kojin_bango"]
+    # the systems whose records it refers to: their mapping and layout say where a record is
+    others = ["mappings/*/layout.yaml", "mappings/*/mapping.yaml"] if read_systems - {system} else []
+    sources = ["mappings/references.yaml"] + (others or _system_files(system))
+    return render("findings_ledger.sql.j2", header=header(sources),
+                  system=system, branches=branches, ctes=ctes, audited=audited, ledger=fnd_name(system))
 
-    # doubtful My Number links (the audit compares each record's 4情報 with the register)
-    audited = [t for t in tables if _audited(t)]
-    if audited:
-        ids = " ".join(f"when {q(t.std.ref)} then {q(ri.item.item_id)}" for t in audited for ri in t.items
-                       if ri.item.column_name == "kojin_bango")
-        parts.append(
-            f"select source_table, source_file, record_no, std_ref, case std_ref {ids} end as item_id, "
-            "'個人番号' as item_name, "
-            "atena_no as internal_key, 'mynumber_link' as rule_id, cast(null as string) as gap_id, "
-            "audit_class as detail\n"
-            f"        from {{{{ ref('conf_{system}__mynumber_audit') }}}}\n        where audit_class <> '4/4'")
 
-    hits = "\n    union all\n    ".join(parts)
-    return (HEADER + f"-- findings ledger of {system}: one row per affected record and rule, nothing capped\n"
-            + "with hits as (\n    " + hits + "\n),\n"
-            + "chars as (\n    select source_table, source_file, record_no, std_ref, item_id, item_name, internal_key,\n"
-            + "        'charset' as rule_id, cast(null as string) as gap_id, ch as detail, occurrences\n"
-            + f"    from {{{{ ref('fnd_{system}__chars') }}}}\n),\n"
-            + "rules as (\n    select rule_id, severity, label_ja from {{ ref('finding_rules') }}\n),\n"
-            + "all_hits as (\n    select *, cast(1 as bigint) as occurrences from hits\n    union all\n    select * from chars\n),\n"
-            + "final as (\n    select\n"
-            + f"        concat_ws('|', {q(system)}, h.rule_id, coalesce(h.std_ref, ''), coalesce(h.item_id, ''),\n"
-            + "            h.source_table, cast(h.record_no as string), coalesce(h.detail, '')) as finding_id,\n"
-            + f"        {q(system)} as system,\n"
-            + "        h.source_table, h.source_file, h.record_no, h.std_ref, h.item_id, h.item_name,\n"
-            + "        h.internal_key, h.rule_id,\n"
-            + f"        coalesce(h.gap_id, {q(system + ':')} || coalesce(h.std_ref || '.' || h.item_id, h.source_table) "
-            + "|| ':' || h.rule_id) as gap_id,\n"
-            + "        r.severity, r.label_ja as reason, h.detail,\n"
-            + "        h.occurrences\n"
-            + "    from all_hits h\n    left join rules r on r.rule_id = h.rule_id\n)\n"
-            + "select * from final\n")
+def _qualified(sql: str, table: str) -> str:
+    """A condition of references.yaml over a member table, its columns qualified with the member's
+    alias (inside ``exists (select 1 from <member> as m ...)`` an unqualified column is the
+    member's already: the same reading, said plainly)."""
+    import sqlglot
+    from sqlglot import exp
+
+    from dagster_project.mapping.sqlread import _lower_keywords
+
+    tree = sqlglot.parse_one(sql, read="duckdb").transform(
+        lambda n: exp.column(n.name, table=table) if isinstance(n, exp.Column) and not n.table else n)
+    return _lower_keywords(tree.sql(dialect="duckdb"))
 
 
 def _in_quarantined_field(mt: ResolvedTable, column: str, value: str) -> str:
@@ -219,9 +217,9 @@ def _in_quarantined_field(mt: ResolvedTable, column: str, value: str) -> str:
     h = f"upper(hex({value}))"
     if lf.format == "fixed":
         start, end = lf.offsets[[f.name for f in lf.fields].index(field)]
-        return (f"left(substr(qr.raw_hex, {2 * start + 1}, {2 * (end - start)}), length({h})) = {h}")
-    return (f"(contains('2C' || qr.raw_hex || '2C', '2C' || {h} || '2C') "
-            f"or contains(qr.raw_hex, '22' || {h} || '22'))")
+        return f"left(substr(qr.raw_hex, {2 * start + 1}, {2 * (end - start)}), length({h}))\n    = {h}"
+    return (f"(\n        contains('2C' || qr.raw_hex || '2C', '2C' || {h} || '2C')\n"
+            f"        or contains(qr.raw_hex, '22' || {h} || '22')\n    )")
 
 
 def _audited(t: ResolvedTable) -> bool:
@@ -237,90 +235,38 @@ def chars_ledger_sql(system: str, tables: list[ResolvedTable]) -> str:
     values were 0.2 M distinct in the 20k city), and split with ``string_split`` unless it holds
     an IVS selector; only the values that hold an outside character are joined back to rows.
     """
-    parts = []
+    values = []
     for t in tables:
         for ri in t.items:
             it = ri.item
             if ri.expr is None or not charset_applies(it):
                 continue
-            c = it.column_name
-            parts.append(
-                f"select {q(t.source.table)} as source_table, {q(t.source.file)} as source_file, "
-                f"_src_record_no as record_no, {q(t.std.ref)} as std_ref, {q(it.item_id)} as item_id, "
-                f"{q(it.item_name)} as item_name, _key as internal_key, {c} as v "
-                f"from {{{{ ref('{int_name(t)}') }}}} where {c} is not null and {c} <> ''")
-    body = "\n    union all\n    ".join(parts) if parts else (
-        "select " + ", ".join(f"cast(null as string) as {c}" for c in ("source_table", "source_file"))
-        + ", cast(null as bigint) as record_no, " + ", ".join(
-            f"cast(null as string) as {c}" for c in ("std_ref", "item_id", "item_name", "internal_key", "v"))
-        + " where 1 = 0")
-    return (HEADER + f"-- characters of {system}'s standard text items that are not 行政事務標準文字, per record\n"
-            + "with vals as (\n    " + body + "\n),\n"
-            + "distinct_vals as (\n    select distinct v from vals\n),\n"
-            + "split as (\n    select v, unnest({{ kikan.split_chars('v') }}) as ch from distinct_vals\n),\n"
-            + "outside as (\n    select v, ch, count(*) as occurrences from split s\n    where not exists (\n"
-            + "        select 1 from {{ source('reference', 'std_charset') }} c where c.ch = s.ch)\n    group by v, ch\n),\n"
-            + "final as (\n    select vals.source_table, vals.source_file, vals.record_no, vals.std_ref, vals.item_id,\n"
-            + "        vals.item_name, vals.internal_key, o.ch, o.occurrences\n"
-            + "    from vals\n    inner join outside o on o.v = vals.v\n)\nselect * from final\n")
+            values.append({"model": int_name(t), "column": it.column_name,
+                           "columns": macro_call("item_text", t.source.table, t.source.file, t.std.ref, it.item_id,
+                                                 it.item_name, it.column_name, indent=11)})
+    return render("findings_chars.sql.j2", header=header(_system_files(system)[:1]),
+                  system=system, values=values)
 
 
 def union_sql(systems: list[str]) -> str:
-    body = "\n    union all\n    ".join(f"select * from {{{{ ref('{fnd_name(s)}') }}}}" for s in systems)
-    return (HEADER + "-- the findings ledger of every system (one row per affected record and rule)\n"
-            + "with ledgers as (\n    " + body + "\n)\nselect * from ledgers\n")
+    return render("findings_union.sql.j2", header=header([CITY]), systems=systems, columns=LEDGER_COLUMNS)
 
 
 # --------------------------------------------------------------------------- counts from the ledger
 
 def data_gaps_sql(system: str) -> str:
-    rules = ", ".join(q(r) for r in DATA_RULES)
-    return (HEADER + f"-- data gaps of {system}: per standard item and kind, counted from the findings ledger\n"
-            + f"with ledger as (\n    select * from {{{{ ref('{fnd_name(system)}') }}}} where rule_id in ({rules})\n),\n"
-            + "final as (\n    select\n"
-            + f"        {q(system)} as system,\n"
-            + "        gap_id,\n        min(rule_id) as gap_kind,\n"
-            + "        min(split_part(std_ref, '.', 1)) as business_id,\n"
-            + "        min(split_part(std_ref, '.', 2)) as table_id,\n"
-            + "        min(item_id) as item_id,\n        min(item_name) as item_name,\n"
-            + "        count(*) as record_count,\n"
-            + "        " + SAMPLES
-            + " as samples\n"
-            + "    from ledger\n    group by gap_id\n)\nselect * from final\n")
+    return render("gaps_data.sql.j2", header=header([CITY]), system=system,
+                  ledger=fnd_name(system), rules=DATA_RULES)
 
 
 def conf_findings_sql(system: str) -> str:
-    return (HEADER + f"-- field rules and key conformance of {system}, counted from the findings ledger\n"
-            + f"with ledger as (\n    select l.* from {{{{ ref('{fnd_name(system)}') }}}} l\n"
-            + "    inner join {{ ref('finding_rules') }} r on r.rule_id = l.rule_id\n"
-            + f"    where r.category in ({', '.join(q(c) for c in CONF_CATEGORIES)})\n),\n"
-            + "final as (\n    select\n"
-            + f"        {q(system)} as system,\n"
-            + f"        {q(system + ':')} || std_ref || '.' || item_id || ':' || rule_id as finding_id,\n"
-            + "        rule_id as check_kind, std_ref, item_id, min(item_name) as item_name,\n"
-            + "        count(*) as violations,\n"
-            + "        " + SAMPLES
-            + " as samples\n"
-            + "    from ledger\n    group by rule_id, std_ref, item_id\n)\nselect * from final\n")
+    return render("conf_findings.sql.j2", header=header([CITY]), system=system,
+                  ledger=fnd_name(system), categories=CONF_CATEGORIES)
 
 
 def conf_chars_sql(system: str) -> str:
-    return (HEADER + f"-- characters of {system} outside 行政事務標準文字, counted from the findings ledger\n"
-            + f"with ledger as (\n    select * from {{{{ ref('{fnd_name(system)}') }}}} where rule_id = 'charset'\n),\n"
-            + "final as (\n    select\n"
-            + f"        {q(system)} as system, std_ref, item_id, min(item_name) as item_name, detail as ch,\n"
-            + "        {{ kikan.codepoints('detail') }} as codepoints,\n"
-            + "        sum(occurrences) as occurrences, count(distinct record_no) as records,\n"
-            + "        " + SAMPLES
-            + " as samples\n"
-            + "    from ledger\n    group by std_ref, item_id, detail\n)\nselect * from final\n")
-
-
-def code_counts_sql(system: str) -> str:
-    """The code_counts CTE of the spec gaps: records per unmapped legacy code, from the ledger."""
-    return ("select std_ref, item_id, detail as legacy_value, count(*) as record_count, "
-            + SAMPLES + f" as samples from {{{{ ref('{fnd_name(system)}') }}}} where rule_id = 'unmapped_code' "
-            "group by std_ref, item_id, detail")
+    return render("conf_chars.sql.j2", header=header([CITY]), system=system,
+                  ledger=fnd_name(system))
 
 
 def render_findings(project, mappings: MappingSet) -> tuple[dict, list[dict]]:

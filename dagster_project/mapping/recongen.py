@@ -20,15 +20,27 @@ status 一致 / 許容範囲内 / 不一致. Internal values only: counts and to
 from __future__ import annotations
 
 
-from dagster_project.core.names import GEN_MODELS, HEADER, q, stg_name, std_name
+from dagster_project.core.names import GEN_MODELS, q, stg_name, std_name
+from dagster_project.mapping.findgen import _qualified
+from dagster_project.mapping.sqlread import header, macro_call, render, safe_expr
+from dagster_project.spec.reconciliation import ReconConfig, load_reconciliation
 from dagster_project.spec.mapping import MappingSet, ResolvedTable
-from dagster_project.mapping.sqlread import jinja_str, safe_expr
-from dagster_project.readiness.gate import ReconConfig, load_readiness
+
+WIDE = "{{ kikan.wide_int() }}"
 
 
-def _row(kind, subject, src_sql, tgt_sql, tol, frm="") -> str:
-    return (f"select {q(kind)} as check_kind, {q(subject)} as subject, cast(({src_sql}) as bigint) as source_value, "
-            f"cast(({tgt_sql}) as bigint) as target_value, {tol} as tolerance{frm}")
+def _sub(sql: str) -> str:
+    """A scalar subquery on lines of its own."""
+    return "(\n    " + sql.replace("\n", "\n    ") + "\n)"
+
+
+def _check(kind, subject, source, target, tolerance, frm=None, cast_to="bigint") -> dict:
+    """One row of the checks: source and target are scalar queries (cast to ``cast_to``), or column
+    expressions over ``frm``."""
+    if frm is None:
+        source, target = f"cast({_sub(source)} as {cast_to})", f"cast({_sub(target)} as {cast_to})"
+    return {"kind": kind, "subject": subject if frm else q(subject), "source": source, "target": target,
+            "tolerance": tolerance, "frm": frm}
 
 
 # --------------------------------------------------------------------------- 金額
@@ -40,19 +52,11 @@ LEGACY_DIGITS = 30
 
 
 def _legacy_number(text: str, zoned: bool) -> str:
-    """SQL: the integer the legacy text says, as a wide integer (kikan.wide_int), or null when it is
-    not one. Read here on its own, not with the staging reader: a value the standard side lost
-    (beyond BIGINT, beyond the item's digits) must still count on the legacy side."""
-    wide = "{{ kikan.wide_int() }}"
-    if not zoned:
-        form = "{{ kikan.re_full(" + jinja_str(text) + ", '-?[0-9]{1," + str(LEGACY_DIGITS) + "}') }}"
-        return f"case when {form} then try_cast({text} as {wide}) end"
-    form = "{{ kikan.re_full(" + jinja_str(text) + ", '[0-9]{0," + str(LEGACY_DIGITS - 1) + "}[0-9{}A-R]') }}"
-    last = f"right({text}, 1)"
-    signed = (f"concat(case when {last} in ('}}', 'J', 'K', 'L', 'M', 'N', 'O', 'P', 'Q', 'R') then '-' else '' end, "
-              f"substr({text}, 1, length({text}) - 1), translate({last}, '{{ABCDEFGHI}}JKLMNOPQR', '01234567890123456789'))")
-    # try_cast although the form was checked: an engine may evaluate the cast outside its guard
-    return f"case when {form} then try_cast({signed} as {wide}) end"
+    """SQL: the integer the legacy text says, as a wide integer, or null when it is not one
+    (kikan.legacy_number). Read here on its own, not with the staging reader: a value the standard
+    side lost (beyond BIGINT, beyond the item's digits) must still count on the legacy side."""
+    return macro_call("legacy_number", text, zoned=zoned or None,
+                      digits=LEGACY_DIGITS if LEGACY_DIGITS != 30 else None)
 
 
 def _legacy_text(ri, lf) -> tuple[str, bool]:
@@ -68,99 +72,93 @@ def _legacy_text(ri, lf) -> tuple[str, bool]:
         node = node.this
     if isinstance(node, exp.Column) and node.name == f.name:
         return (f"{f.name}__raw" if f.type in ("amount", "date") else f.name), f.zoned
-    return f"cast(({safe_expr(ri.expr)}) as string)", False
+    return f"cast({safe_expr(ri.expr)} as string)", False
 
 
-def _amount_rows(label, it, ri, lf, stg, std, year, cfg) -> list[str]:
+def _amount_checks(label, it, ri, lf, stg, std, year, cfg) -> list[dict]:
     """金額: the item's total as the legacy file says it against the standard table's (by 年度 where
     the table has one), and the count of legacy values that are no number at all."""
     text, zoned = _legacy_text(ri, lf)
     src, col = _legacy_number(text, zoned), it.column_name
-    wide = "{{ kikan.wide_int() }}"
-    rows = []
+    out = []
     if year:
-        ycol = f"({safe_expr(year.expr)})"
-        rows.append(
-            f"select '金額' as check_kind, {q(label + ': ' + it.item_name + ' 合計（年度 ')} || y || '）' as subject, "
-            f"s as source_value, t as target_value, {cfg.amount_tolerance} as tolerance from ("
-            f"select coalesce(a.y, b.y) as y, cast(coalesce(a.s, 0) as {wide}) as s, "
-            f"cast(coalesce(b.t, 0) as {wide}) as t from "
-            f"(select {ycol} as y, sum({src}) as s from {stg} group by 1) a full outer join "
-            f"(select {year.item.column_name} as y, sum({col}) as t from {std} group by 1) b on a.y = b.y)")
+        frm = (f"(\n    select\n        coalesce(a.y, b.y) as y,\n        cast(coalesce(a.s, 0) as {WIDE}) as s,\n"
+               f"        cast(coalesce(b.t, 0) as {WIDE}) as t\n    from (\n"
+               f"        select\n            {safe_expr(year.expr)} as y,\n            sum({src}) as s\n"
+               f"        from {stg}\n        group by 1\n    ) as a\n    full outer join (\n"
+               f"        select\n            {year.item.column_name} as y,\n            sum({col}) as t\n"
+               f"        from {std}\n        group by 1\n    ) as b on a.y = b.y\n)")
+        out.append(_check("金額", f"{q(label + ': ' + it.item_name + ' 合計（年度 ')} || y || '）'", "s", "t",
+                          cfg.amount_tolerance, frm=frm))
     else:
-        rows.append(f"select '金額' as check_kind, {q(label + ': ' + it.item_name + ' 合計')} as subject, "
-                    f"cast((select coalesce(sum({src}), 0) from {stg}) as {wide}) as source_value, "
-                    f"cast((select coalesce(sum({col}), 0) from {std}) as {wide}) as target_value, "
-                    f"{cfg.amount_tolerance} as tolerance")
+        out.append(_check("金額", f"{label}: {it.item_name} 合計", f"select coalesce(sum({src}), 0)\nfrom {stg}",
+                          f"select coalesce(sum({col}), 0)\nfrom {std}", cfg.amount_tolerance, cast_to=WIDE))
     # a legacy value that is no number (or has more digits than any total can carry) is in neither
     # total above: count it, so 突合 cannot say 一致 while a value of the file is in no sum
-    rows.append(_row("金額", f"{label}: {it.item_name} 数値にできない現行の値（件）",
-                     f"select count(*) from {stg} where {text} is not null and ({src}) is null",
-                     "select 0", cfg.record_count_tolerance))
-    return rows
+    out.append(_check("金額", f"{label}: {it.item_name} 数値にできない現行の値（件）",
+                      f"select count(*) from {stg}\nwhere {text} is not null and ({src}) is null",
+                      "select 0", cfg.record_count_tolerance))
+    return out
 
 
 # --------------------------------------------------------------------------- the model
 
 def recon_sql(system: str, tables: list[ResolvedTable], cfg: ReconConfig) -> str:
-    parts = []
+    checks = []
     for t in tables:
         lf = t.source
         stg = f"{{{{ ref('{stg_name(system, lf.table)}') }}}}"
         std = f"{{{{ ref('{std_name(t)}') }}}}"
-        ref = t.std.ref
-        label = f"{t.std.table_name}（{ref}）"
+        label = f"{t.std.table_name}（{t.std.ref}）"
         files = "{{ source('meta', 'extract_files') }}"
         quarantine = f"{{{{ source('raw', '{system}__quarantine') }}}}"
         # a refused file's records (counted from its bytes) are neither standard rows nor quarantined:
         # they stand on the target side as refused, so a refused file neither reads 0 = 0 + 0 nor
         # fails here a second time (its refusal fails 移行処理の完了)
-        file_row = f"from {files} where system = {q(system)} and table_name = {q(lf.table)}"
-        parts.append(_row(
+        file_row = f"from {files}\nwhere system = {q(system)} and table_name = {q(lf.table)}"
+        checks.append(_check(
             "件数", f"{label}: {lf.file} の件数 = 標準テーブル + 隔離 + 受付不可",
             f"select records_in_file {file_row}",
-            f"(select count(*) from {std}) + (select count(*) from {quarantine} where table_name = {q(lf.table)})"
-            f" + coalesce((select refused_records {file_row}), 0)",
+            f"(select count(*) from {std})\n"
+            f"+ (\n    select count(*) from {quarantine}\n    where table_name = {q(lf.table)}\n)\n"
+            f"+ coalesce({_sub('select refused_records ' + file_row)}, 0)",
             cfg.record_count_tolerance))
         person = next((ri for ri in t.items if lf.person_key and ri.lineage == (lf.person_key,)), None)
         if person:
-            parts.append(_row("人数", f"{label}: {person.item.item_name}の人数",
-                              f"select count(distinct {lf.person_key}) from {stg}",
-                              f"select count(distinct {person.item.column_name}) from {std}",
-                              cfg.person_count_tolerance))
+            checks.append(_check("人数", f"{label}: {person.item.item_name}の人数",
+                                 f"select count(distinct {lf.person_key}) from {stg}",
+                                 f"select count(distinct {person.item.column_name}) from {std}",
+                                 cfg.person_count_tolerance))
         year = next((ri for ri in t.items if ri.item.column_name == "nendo" and ri.expr), None)
         for ri in t.items:
             it = ri.item
             if it.data_type == "integer" and ri.expr and len(ri.lineage) == 1:
-                parts += _amount_rows(label, it, ri, lf, stg, std, year, cfg)
+                checks += _amount_checks(label, it, ri, lf, stg, std, year, cfg)
             if ri.codemap is not None and ri.expr and it.data_type == "code":
-                col = it.column_name
-                whens = " ".join(f"when {q(k)} then {q(v) if v else 'null'}" for k, v in ri.codemap.items())
-                parts.append(
-                    f"select '区分別件数' as check_kind, {q(label + ': ' + it.item_name + ' = ')} || k as subject, "
-                    f"s as source_value, t as target_value, {cfg.category_count_tolerance} as tolerance from ("
-                    f"select coalesce(a.k, b.k) as k, coalesce(a.n, 0) as s, coalesce(b.n, 0) as t from "
-                    f"(select coalesce(case cast(({safe_expr(ri.expr)}) as string) {whens} end, '（対応なし）') as k, count(*) as n "
-                    f"from {stg} group by 1) a full outer join "
-                    f"(select coalesce({col}, '（対応なし）') as k, count(*) as n from {std} group by 1) b on a.k = b.k)")
-    body = "\n    union all\n    ".join(parts)
-    return (HEADER + f"-- reconciliation of {system}: counts, persons, amounts and categories, legacy against standard\n"
-            + "with checks as (\n    " + body + "\n)\n"
-            + f"select {q(system)} as system, check_kind, subject, source_value, target_value,\n"
-            + "    target_value - source_value as difference, tolerance,\n"
-            + "    case when target_value = source_value then '一致'\n"
-            + "         when abs(target_value - source_value) <= tolerance then '許容範囲内'\n"
-            + "         else '不一致' end as status\n"
-            + "from checks\n")
+                legacy = f"cast({_qualified(safe_expr(ri.expr), 'l')} as string)"
+                frm = ("(\n    select\n        coalesce(a.k, b.k) as k,\n        coalesce(a.n, 0) as s,\n"
+                       "        coalesce(b.n, 0) as t\n    from (\n        select\n"
+                       "            coalesce(m.std_code, '（対応なし）') as k,\n"
+                       "            count(*) as n\n"
+                       f"        from {stg} as l\n        left join {{{{ ref('code_maps') }}}} as m\n"
+                       f"            on\n                m.code_map = {q(system + '.' + ri.codemap_name)}\n"
+                       f"                and {legacy} = m.legacy_code\n"
+                       "        group by 1\n    ) as a\n    full outer join (\n"
+                       f"        select\n            coalesce({it.column_name}, '（対応なし）') as k,\n"
+                       f"            count(*) as n\n        from {std}\n        group by 1\n"
+                       "    ) as b on a.k = b.k\n)")
+                checks.append(_check("区分別件数", f"{q(label + ': ' + it.item_name + ' = ')} || k", "s", "t",
+                                     cfg.category_count_tolerance, frm=frm))
+    return render("recon.sql.j2", header=header([f"mappings/{system}/mapping.yaml", f"mappings/{system}/layout.yaml",
+                                                 "mappings/readiness.yaml"]),
+                  system=system, checks=checks)
 
 
 def render_recon(project, mappings: MappingSet) -> tuple[dict, list[dict]]:
-    cfg = load_readiness(project.root).reconciliation
+    cfg = load_reconciliation(project.root)
     files, models = {}, []
     for s in project.city.systems:
         name = f"recon_{s.id}"
         files[GEN_MODELS / "readiness" / s.id / f"{name}.sql"] = recon_sql(s.id, mappings.for_system(s.id), cfg)
         models.append({"name": name, "config": {"meta": {"system": s.id}, "tags": [s.id, "readiness"]}})
     return files, models
-
-

@@ -5,21 +5,21 @@
 
 {# try_cast: the engine may evaluate the digits before (or without) the form check beside them, and a
    letter in a plain cast stopped the model with the value in its error text #}
-{% macro _digit(x, pos) -%}try_cast(substr({{ x }}, {{ pos }}, 1) as integer){%- endmacro %}
+{% macro digit_at(x, pos) -%}try_cast(substr({{ x }}, {{ pos }}, 1) as integer){%- endmacro %}
 
 {# 個人番号: 12 digits; weights 6,5,4,3,2,7,6,5,4,3,2 over the first 11; r = sum mod 11; check = 0 if r <= 1 else 11 - r #}
 {% macro mynumber_ok(x) -%}
-({{ kikan.re_full(x, '[0-9]{12}') }} and (case when mod({% for w in [6,5,4,3,2,7,6,5,4,3,2] %}{{ kikan._digit(x, loop.index) }} * {{ w }}{% if not loop.last %} + {% endif %}{% endfor %}, 11) <= 1 then 0
-  else 11 - mod({% for w in [6,5,4,3,2,7,6,5,4,3,2] %}{{ kikan._digit(x, loop.index) }} * {{ w }}{% if not loop.last %} + {% endif %}{% endfor %}, 11) end) = {{ kikan._digit(x, 12) }})
+({{ kikan.re_full(x, '[0-9]{12}') }} and (case when mod({% for w in [6,5,4,3,2,7,6,5,4,3,2] %}{{ kikan.digit_at(x, loop.index) }} * {{ w }}{% if not loop.last %} + {% endif %}{% endfor %}, 11) <= 1 then 0
+  else 11 - mod({% for w in [6,5,4,3,2,7,6,5,4,3,2] %}{{ kikan.digit_at(x, loop.index) }} * {{ w }}{% if not loop.last %} + {% endif %}{% endfor %}, 11) end) = {{ kikan.digit_at(x, 12) }})
 {%- endmacro %}
 
 {# 法人番号: 13 digits; the first is the check digit; weights 1,2,1,2... over the 12 base digits from the right; check = 9 - (sum mod 9) #}
 {% macro hojin_ok(x) -%}
-({{ kikan.re_full(x, '[0-9]{13}') }} and 9 - mod({% for j in range(12) %}{{ kikan._digit(x, 13 - j) }} * {{ 1 if j % 2 == 0 else 2 }}{% if not loop.last %} + {% endif %}{% endfor %}, 9) = {{ kikan._digit(x, 1) }})
+({{ kikan.re_full(x, '[0-9]{13}') }} and 9 - mod({% for j in range(12) %}{{ kikan.digit_at(x, 13 - j) }} * {{ 1 if j % 2 == 0 else 2 }}{% if not loop.last %} + {% endif %}{% endfor %}, 9) = {{ kikan.digit_at(x, 1) }})
 {%- endmacro %}
 
 {# modulus 11, weights cycling from the right over the base digits (M11W2-7 by default); 10 and 11 give 0 #}
 {% macro m11_ok(x, n, weights=[2, 3, 4, 5, 6, 7]) -%}
-({{ kikan.re_full(x, '[0-9]{' ~ n ~ '}') }} and (case when 11 - mod({% for j in range(n - 1) %}{{ kikan._digit(x, n - 1 - j) }} * {{ weights[j % (weights | length)] }}{% if not loop.last %} + {% endif %}{% endfor %}, 11) >= 10 then 0
-  else 11 - mod({% for j in range(n - 1) %}{{ kikan._digit(x, n - 1 - j) }} * {{ weights[j % (weights | length)] }}{% if not loop.last %} + {% endif %}{% endfor %}, 11) end) = {{ kikan._digit(x, n) }})
+({{ kikan.re_full(x, '[0-9]{' ~ n ~ '}') }} and (case when 11 - mod({% for j in range(n - 1) %}{{ kikan.digit_at(x, n - 1 - j) }} * {{ weights[j % (weights | length)] }}{% if not loop.last %} + {% endif %}{% endfor %}, 11) >= 10 then 0
+  else 11 - mod({% for j in range(n - 1) %}{{ kikan.digit_at(x, n - 1 - j) }} * {{ weights[j % (weights | length)] }}{% if not loop.last %} + {% endif %}{% endfor %}, 11) end) = {{ kikan.digit_at(x, n) }})
 {%- endmacro %}
