@@ -80,7 +80,7 @@ def parse_if_changed(dbt_dir: Path | None = None) -> DbtProject:
         return project
     res = subprocess.run(
         [dbt_executable(), "parse", "--quiet", "--profiles-dir", str(dbt_dir), "--project-dir", str(dbt_dir)],
-        cwd=dbt_dir, env=dict(os.environ, DBT_SEND_ANONYMOUS_USAGE_STATS="false"), capture_output=True, text=True,
+        cwd=dbt_dir, env=settings().dbt_env(), capture_output=True, text=True,
     )
     if res.returncode != 0:
         raise RuntimeError(f"dbt parse failed for the generated models:\n{res.stdout[-4000:]}{res.stderr[-2000:]}")

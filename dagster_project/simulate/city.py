@@ -53,7 +53,7 @@ def generate_city(
 
     wanted = systems or [s.id for s in project.city.systems]
     planter = Planter(seed=seed, scale=defect_scale, spec=expand_targets(load_spec(), project, wanted))
-    pop = build_population(residents, seed, as_of)
+    pop = build_population(residents, seed, as_of, tuple(project.city.city.juminhyo_weights))
     plant_population(pop, planter)
     ctx = Ctx(pop, seed)
     frames = system_frames(ctx, project, wanted)

@@ -105,7 +105,10 @@ def _household_sizes(rng, n_target: int) -> np.ndarray:
     return sizes[sizes > 0]
 
 
-def build_population(residents: int, seed: int, as_of: dt.date) -> Population:
+def build_population(residents: int, seed: int, as_of: dt.date,
+                     juminhyo_weights: tuple[int, ...] = (2, 3, 4, 5, 6, 7)) -> Population:
+    """The city's people; their 住民票コード carry the check digit of ``juminhyo_weights``
+    (city.yaml, as the SQL checks them)."""
     rng = rng_for(seed, "population")
     today = np.datetime64(as_of, "D")
     # 除票 (persons who left or died) are about 7 % on top of the residents.
@@ -268,7 +271,8 @@ def build_population(residents: int, seed: int, as_of: dt.date) -> Population:
     setai_no = atena_numbers(setai_serial)[hh]
     my = mynumbers(rng_for(seed, "mynumber"), n)
     jcode_base = unique_random_digits(rng_for(seed, "juminhyo"), n, 10)
-    jcode = np.array([f"{b}{m11_check_digit(str(b))}" for b in jcode_base.tolist()], dtype=object)
+    jcode = np.array([f"{b}{m11_check_digit(str(b), juminhyo_weights)}" for b in jcode_base.tolist()],
+                     dtype=object)
 
     # 本籍: 60 % of Japanese households have it in the city
     honseki_here = (rng.random(n_h) < 0.6) & ~foreign_hh

@@ -113,3 +113,16 @@ def test_replacing_a_first_character_keeps_ivs_sequences_whole():
 
     assert _drop_first_char("葛\U000E0102西\u3000花子") == "西\u3000花子"
     assert _drop_first_char("山田") == "田"
+
+
+def test_juminhyo_codes_carry_the_check_digit_of_the_city_s_weights():
+    """city.yaml juminhyo_weights is what the SQL checks; the simulator writes codes by it, so a city
+    with other weights gets valid codes (and not valid under the default weights)."""
+    from dagster_project.core.checkdigits import is_valid_m11
+
+    weights = (3, 5, 7, 9)
+    codes = build_population(500, 5, AS_OF, weights).persons["juminhyo_cd"].to_list()
+    assert codes and all(is_valid_m11(c, weights) for c in codes)
+    assert sum(is_valid_m11(c) for c in codes) < len(codes) * 0.3
+    default = build_population(500, 5, AS_OF).persons["juminhyo_cd"].to_list()
+    assert all(is_valid_m11(c) for c in default)
