@@ -74,8 +74,7 @@ def _schemas(manifest: dict) -> dict[str, str]:
 
 
 def run(systems: list[str], warehouse: Path, work: Path, write_functions: bool = False) -> dict:
-    import duckdb
-
+    from dagster_project.core.duck import open_warehouse
     from dagster_project.mapping import sqlcheck
     from dagster_project.mapping.dbt_project import prepare
 
@@ -95,7 +94,7 @@ def run(systems: list[str], warehouse: Path, work: Path, write_functions: bool =
     (work / "input").mkdir(parents=True)
     (work / "expected").mkdir(parents=True)
     t0 = time.perf_counter()
-    con = duckdb.connect(str(warehouse), read_only=True)
+    con = open_warehouse(warehouse, read_only=True)   # plain or encrypted, as every stage opens it
     try:
         for s in sources:
             con.execute(f"copy (select * from raw.\"{s}\") to '{work / 'input' / s}.parquet' (format parquet)")
