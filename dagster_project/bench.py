@@ -29,6 +29,7 @@ import datetime as dt
 import json
 import os
 import shutil
+import sys
 import threading
 import time
 from pathlib import Path
@@ -431,8 +432,17 @@ def rehearsals(residents: int, seed: int, root: Path, n: int) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "--catalog-scale" in argv:
+        # the catalog-scale benchmark (issue 15): synthetic catalogs of growing size, its own options
+        from dagster_project.bench_catalog import main as catalog_main
+
+        return catalog_main(argv)
     ap = argparse.ArgumentParser(prog="kikan bench", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--catalog-scale", action="store_true",
+                    help="instead: how config, generation, dbt parse, the definitions and dbt build grow with the "
+                         "size of the standard catalog (kikan bench --catalog-scale --help)")
     ap.add_argument("--residents", type=int, nargs="+", default=[817000])
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--out", type=Path, default=None, help="bench folder (default var/bench)")

@@ -52,6 +52,8 @@ CODE_MAP_COLUMNS = ["code_map", "legacy_code", "std_code"]
 # the legacy date styles (core/wareki.date_pattern), whose forms go to the generated eras macro
 DATE_STYLES = ("era7", "era_letter", "era_dotted", "ymd8", "ymd_slash", "ym6")
 # the inputs the files' headers name, relative to the project root
+# libyaml's emitter where PyYAML has it: the pure-Python one was most of generation's time at catalog scale
+_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 CITY, GAIJI, ERAS = "mappings/city.yaml", "mappings/gaiji/decisions.csv", "seeds/eras.csv"
 
 
@@ -353,7 +355,7 @@ def sources_yml(project: Project) -> dict:
 def _yml(sources: list[str], models: list[dict]) -> str:
     """A properties file of generated models, sorted by name, with its header."""
     body = {"version": 2, "models": sorted(models, key=lambda m: m["name"])}
-    return header(sources, "#") + "\n" + yaml.safe_dump(body, allow_unicode=True, sort_keys=False, width=116)
+    return header(sources, "#") + "\n" + yaml.dump(body, Dumper=_DUMPER, allow_unicode=True, sort_keys=False, width=116)
 
 
 def render_all(project: Project, mappings: MappingSet) -> dict[Path, str]:
@@ -368,8 +370,8 @@ def render_all(project: Project, mappings: MappingSet) -> dict[Path, str]:
     files[GEN_MACROS / "charsql.sql"] = split_chars_macro()
     files[GEN_MACROS / "eras.sql"] = eras_macro()
     files[Path("..") / CODE_MAPS] = code_maps_csv(mappings)
-    files[GEN_MODELS / "sources.yml"] = header(layouts, "#") + "\n" + yaml.safe_dump(
-        sources_yml(project), allow_unicode=True, sort_keys=False, width=116)
+    files[GEN_MODELS / "sources.yml"] = header(layouts, "#") + "\n" + yaml.dump(
+        sources_yml(project), Dumper=_DUMPER, allow_unicode=True, sort_keys=False, width=116)
     staging_models = []
     for s in project.city.systems:
         layout = project.layouts[s.id]

@@ -77,6 +77,9 @@ def ledger_sql(project, mappings: MappingSet, system: str) -> str:
     tables = mappings.for_system(system)
     refs = mappings.references
     by_ref = {t.std.ref: t for t in mappings.tables}
+    refs_of: dict[str, list] = {}   # each table's declared references, in the file's order (one pass)
+    for r in refs.references:
+        refs_of.setdefault(r.table, []).append(r)
     ids = {(c.table, c.column): c for c in checked_ids(refs, mappings.catalog)}
     branches: list[dict] = []
     ctes: list[dict] = []
@@ -140,8 +143,8 @@ def ledger_sql(project, mappings: MappingSet, system: str) -> str:
                     frm=f"{src} as o\ninner join {gap} as r on o.atena_no = r.atena_no"))
 
         # every declared reference: orphan, or cascade when the referenced record was quarantined
-        for r in refs.references:
-            if r.table != t.std.ref or r.column not in items or items[r.column].expr is None:
+        for r in refs_of.get(t.std.ref, []):
+            if r.column not in items or items[r.column].expr is None:
                 continue
             ks = refs.key_spaces[r.to]
             c = r.column

@@ -283,12 +283,17 @@ class GaijiEntry(_Strict):
 
 # --------------------------------------------------------------------------- loading
 
+# libyaml's loader where PyYAML was built with it (the pinned wheel is): the pure-Python scanner
+# was most of the time of loading a catalog of thousands of items (the catalog-scale benchmark)
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def _read_yaml(path: Path) -> dict:
     if not path.exists():
         raise ConfigError(f"{path}: file not found")
     try:
         with path.open(encoding="utf-8") as fh:
-            data = yaml.safe_load(fh)
+            data = yaml.load(fh, Loader=_LOADER)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
     if not isinstance(data, dict):
