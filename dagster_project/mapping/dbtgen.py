@@ -21,6 +21,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import textwrap
 from collections import defaultdict
 from pathlib import Path
 
@@ -214,7 +215,10 @@ def int_sql(t: ResolvedTable, ranges: dict | None = None) -> str:
     for ri in t.items:
         it = ri.item
         items.append({"column": it.column_name, "flagged": ri.expr is not None, "code_map": ri.codemap is not None,
-                      "sql_type": SQL_TYPE[it.data_type]})
+                      "sql_type": SQL_TYPE[it.data_type],
+                      # why an item has no source, as the mapping says (the reviewer reads it here)
+                      "why": [] if ri.expr is not None else
+                      textwrap.wrap(f"{it.item_id} {it.item_name}: {ri.status}: {ri.note or ''}".strip(), 100)})
         if ri.expr is None:
             continue
         mapped += _item_mapped(ri, t.source)

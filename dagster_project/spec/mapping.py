@@ -4,7 +4,8 @@
 ``seeds/std_items.csv``), which legacy table feeds it and, per standard item, the source
 expression (DuckDB SQL over the staging columns of that legacy table), an optional code map
 and the item's status. Every expression is parsed by sqlglot when the project loads: a
-syntax error or an unknown column fails with the file and the item named. sqlglot also
+syntax error, an unknown column or a function DuckDB does not have fails with the file and the
+item named (and the nearest name, when one is near). sqlglot also
 gives the column lineage (which legacy fields feed each item) for the gap report and for
 finding legacy fields that feed nothing (独自項目).
 """
@@ -12,11 +13,13 @@ finding legacy fields that feed nothing (独自項目).
 from __future__ import annotations
 
 import csv
+import difflib
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
+import duckdb
 import sqlglot
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlglot import exp
@@ -185,12 +188,30 @@ def staging_columns(lf: LayoutFile) -> set[str]:
     return cols
 
 
+def _nearest(name: str, names) -> str:
+    """``; did you mean 'x'?`` when a known name is close to ``name``, else nothing."""
+    near = difflib.get_close_matches(name, sorted(names), n=1, cutoff=0.7)
+    return f"; did you mean {near[0]!r}?" if near else ""
+
+
+@lru_cache(maxsize=1)
+def duckdb_functions() -> frozenset[str]:
+    """Every function name DuckDB knows (scalar, aggregate, macro), lower case."""
+    con = duckdb.connect()
+    try:
+        return frozenset(r[0].lower() for r in con.execute("select distinct function_name from duckdb_functions()")
+                         .fetchall())
+    finally:
+        con.close()
+
+
 def _parse(expr: str, where: str) -> exp.Expression:
     try:
         tree = sqlglot.parse_one(expr, read="duckdb")
     except sqlglot.errors.ParseError as exc:
         msg = str(exc).splitlines()[0]
-        raise ConfigError(f"{where}: SQL does not parse: {msg}") from None
+        raise ConfigError(f"{where}: SQL does not parse: {msg} (the position is within the expression "
+                          f"{expr!r})") from None
     if tree is None:
         raise ConfigError(f"{where}: empty SQL expression")
     return tree
@@ -204,8 +225,14 @@ def lineage_of(expr: str, allowed: set[str], where: str) -> tuple[str, ...]:
     cols = sorted({c.name for c in tree.find_all(exp.Column)})
     unknown = [c for c in cols if c not in allowed]
     if unknown:
-        raise ConfigError(f"{where}: unknown column(s) {unknown}; the staging table has "
-                          f"{sorted(c for c in allowed if not c.startswith('_'))}")
+        raise ConfigError(f"{where}: unknown column(s) {unknown}{_nearest(unknown[0], allowed)} in {expr!r}; "
+                          f"the staging table has {sorted(c for c in allowed if not c.startswith('_'))}")
+    # a name sqlglot does not know as a function of its own is DuckDB's or nobody's: found here,
+    # not when the model fails in the run (whose error text is withheld, as it may quote a value)
+    fns = sorted({f.name.lower() for f in tree.find_all(exp.Anonymous)} - duckdb_functions())
+    if fns:
+        raise ConfigError(f"{where}: DuckDB has no function {fns[0]!r}{_nearest(fns[0], duckdb_functions())} "
+                          f"in {expr!r}")
     base = sorted({c.split("__")[0] for c in cols if not c.startswith("_")})
     return tuple(base)
 
@@ -235,7 +262,8 @@ def load_system_mapping(system: str, layout: Layout, catalog: Catalog, root: Pat
         known = {i.column_name for i in std.items}
         extra = sorted(set(tm.items) - known)
         if extra:
-            raise ConfigError(f"{where0}: items {extra} are not items of the standard table")
+            raise ConfigError(f"{where0}: items {extra} are not items of the standard table"
+                              f"{_nearest(extra[0], known)} (its items: {sorted(known)})")
         items = []
         for it in std.items:
             im = tm.item(it.column_name)

@@ -69,6 +69,29 @@ def test_an_unknown_column_is_named(broken):
         load_mappings(proj)
 
 
+def test_an_unknown_column_names_the_nearest_one(broken):
+    proj = broken("kouki", "hiho_no: hiho_no", "hiho_no: \"ltrim(hihono_no, '0')\"")
+    with pytest.raises(ConfigError, match=r"\['hihono_no'\]; did you mean 'hiho_no'\? in \"ltrim\(hihono_no, '0'\)\""):
+        load_mappings(proj)
+
+
+def test_a_function_duckdb_does_not_have_is_named_when_the_project_loads(broken):
+    """Before, `kikan generate` wrote it and only the run failed, its message withheld."""
+    proj = broken("kouki", "hiho_no: hiho_no", "hiho_no: \"lstrip(hiho_no, '0')\"")
+    with pytest.raises(ConfigError) as e:
+        load_mappings(proj)
+    msg = str(e.value)
+    assert "kouki/mapping.yaml: item kouki.hihokensha.hiho_no" in msg
+    assert "DuckDB has no function 'lstrip'; did you mean 'ltrim'?" in msg
+
+
+def test_an_item_that_is_not_of_the_standard_table_names_the_nearest(broken):
+    proj = broken("kouki", "atena_no: atena_no", "atena_noo: atena_no")
+    with pytest.raises(ConfigError, match=r"items \['atena_noo'\] are not items of the standard table; "
+                                          r"did you mean 'atena_no'\?"):
+        load_mappings(proj)
+
+
 def test_a_codemap_must_land_on_standard_codes(broken):
     proj = broken("kaigo", '"01": "12"', '"01": "1X"')
     with pytest.raises(ConfigError, match=r"codemap 'yokaigo' maps to \['1X'\], not codes of yokaigo"):

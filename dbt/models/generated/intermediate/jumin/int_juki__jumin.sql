@@ -154,6 +154,7 @@ final as (
             else kyuuji__v
         end as kyuuji,
         kyuuji__flag,
+        -- 0101007 旧氏フリガナ: no_source: 現行システムは旧氏フリガナを保持していない
         cast(null as string) as kyuuji_kana,
         case
             when birth_date__flag in ('over_length', 'date_invalid', 'number_invalid', 'unmapped_code') then null

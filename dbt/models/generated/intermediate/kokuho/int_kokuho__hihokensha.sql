@@ -67,6 +67,7 @@ flagged as (
 -- a value that could not be read, or does not fit, is null in the standard layer; its flag says why
 final as (
     select
+        -- 1001001 保険者番号: no_source: 保険者番号は被保険者データに保持していない
         cast(null as string) as hokensha_no,
         case
             when hiho_kigo__flag in ('over_length', 'date_invalid', 'number_invalid', 'unmapped_code') then null

@@ -109,6 +109,7 @@ final as (
             else atena_no__v
         end as atena_no,
         atena_no__flag,
+        -- 0202010 氏名文字コード（戸籍統一文字番号）: no_source: 文字コードは文字同定後に付与する
         cast(null as string) as moji_cd,
         'koseki' as _src_system,
         _record_no as _src_record_no,

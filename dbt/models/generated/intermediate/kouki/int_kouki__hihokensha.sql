@@ -52,6 +52,7 @@ flagged as (
 -- a value that could not be read, or does not fit, is null in the standard layer; its flag says why
 final as (
     select
+        -- 1301001 広域連合保険者番号: no_source: 広域連合の保険者番号は広域連合システム側で付与
         cast(null as string) as hokensha_no,
         case
             when hiho_no__flag in ('over_length', 'date_invalid', 'number_invalid', 'unmapped_code') then null

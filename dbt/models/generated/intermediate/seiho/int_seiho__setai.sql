@@ -60,6 +60,7 @@ final as (
             else nushi_atena_no__v
         end as nushi_atena_no,
         nushi_atena_no__flag,
+        -- 1801003 福祉事務所コード: no_source: 福祉事務所コードは現行システムに保持していない（区ごとに1事務所）
         cast(null as string) as jimusho_cd,
         case
             when kaishi_date__flag in ('over_length', 'date_invalid', 'number_invalid', 'unmapped_code') then null
