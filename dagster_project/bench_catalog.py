@@ -702,7 +702,7 @@ def build_warehouse(db: Path, rows: int, charset: Path, seed: int = SEED) -> dic
 
     import polars as pl
 
-    from dagster_project.core.warehouse import write_system_extract
+    from dagster_project.extract.writer import write_system_extract
     from dagster_project.extract.reader import GAIJI_USAGE_SCHEMA, QUARANTINE_SCHEMA, FileExtract, raw_schema
     from dagster_project.spec.config import load_project
     from dagster_project.spec.mapping import load_mappings

@@ -1,27 +1,22 @@
-"""The DuckDB warehouse: where it is, and the one writer of the raw layer.
+"""The DuckDB warehouse: where it is, how it is opened, and the raw layer's names and bookkeeping tables.
 
 DuckDB admits one writer process at a time (STACK.md), so every write goes through a
 file lock beside the database and connections are closed straight after use. A system's
-extraction is written in one transaction: its raw tables, its quarantine table and its
-rows of the shared bookkeeping tables are replaced together, and no other system's data is
-touched (DESIGN.md principle 3).
+extraction is written by the extract stage's writer (:mod:`dagster_project.extract.writer`) in
+one transaction, through :func:`connect` and with the DDL kept here; this module imports no stage.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
-import polars as pl
 from filelock import FileLock
 
 from dagster_project.core.diskspace import DiskFull, is_disk_full
-from dagster_project.core.duck import checkpoint, open_warehouse, rollback
-from dagster_project.core import faults
+from dagster_project.core.duck import checkpoint, open_warehouse
 from dagster_project.core.settings import default_legacy_dir, default_reports_dir, default_var_dir, default_warehouse_path  # noqa: F401 (re-exported)
-from dagster_project.extract.reader import GAIJI_USAGE_SCHEMA, QUARANTINE_SCHEMA, FileExtract
 
 
 def raw_table(system: str, table: str) -> str:
@@ -75,56 +70,6 @@ def connect(path: Path, read_only: bool = False):
             raise
         finally:
             con.close()
-
-
-def write_system_extract(path: Path, system: str, extracts: list[FileExtract]) -> None:
-    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
-    files = pl.DataFrame(
-        [
-            {
-                "system": system, "table_name": e.table, "file_name": e.file_name,
-                "file_sha256": e.sha256, "file_bytes": e.file_bytes,
-                "records_in_file": e.records_in_file, "raw_rows": e.frame.height,
-                "quarantined": e.quarantine.height, "header_lines": e.header_lines,
-                "eof_marker": e.eof_marker, "crlf_lines": e.line_endings.get("crlf", 0),
-                "lf_lines": e.line_endings.get("lf", 0), "extracted_at": now, "refused": e.refused,
-                "refused_records": e.refused_records,
-            }
-            for e in extracts
-        ]
-    )
-    quarantine = pl.concat([e.quarantine for e in extracts]) if extracts else pl.DataFrame(schema=QUARANTINE_SCHEMA)
-    usage = pl.concat([e.gaiji_usage for e in extracts]) if extracts else pl.DataFrame(schema=GAIJI_USAGE_SCHEMA)
-    with connect(path) as con:
-        con.execute("begin transaction")
-        try:
-            con.execute("create schema if not exists raw")
-            con.execute("create schema if not exists meta")
-            con.execute(EXTRACT_FILES_DDL)
-            for migration in EXTRACT_FILES_MIGRATIONS:
-                con.execute(migration)
-            con.execute(GAIJI_USAGE_DDL)
-            for e in extracts:
-                con.register("_frame", e.frame.to_arrow())
-                con.execute(f'create or replace table raw."{raw_table(system, e.table)}" as select * from _frame')
-                con.unregister("_frame")
-            faults.pause("extract")   # crash tests: killed here, nothing of this system is committed
-            con.register("_q", quarantine.to_arrow())
-            con.execute(f'create or replace table raw."{quarantine_table(system)}" as select * from _q')
-            con.unregister("_q")
-            con.execute("delete from meta.extract_files where system = ?", [system])
-            con.register("_f", files.to_arrow())
-            con.execute("insert into meta.extract_files by name select * from _f")
-            con.unregister("_f")
-            con.execute("delete from meta.gaiji_usage where system = ?", [system])
-            if usage.height:
-                con.register("_u", usage.to_arrow())
-                con.execute("insert into meta.gaiji_usage by name select * from _u")
-                con.unregister("_u")
-            con.execute("commit")
-        except Exception:
-            rollback(con)
-            raise
 
 
 def table_counts(path: Path, system: str, table: str) -> tuple[int, int, int]:

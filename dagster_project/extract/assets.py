@@ -16,13 +16,8 @@ import dagster as dg
 
 from dagster_project.resources import WarehouseResource  # noqa: F401 (re-exported)
 from dagster_project.spec.config import Project, System
-from dagster_project.extract.reader import ExtractError, extract_file, refused_extract
-from dagster_project.core.warehouse import (
-    quarantine_table,
-    raw_table,
-    table_counts,
-    write_system_extract,
-)
+from dagster_project.extract.pipeline import extract_system
+from dagster_project.core.warehouse import quarantine_table, raw_table
 
 
 def raw_key(system: str, table: str) -> dg.AssetKey:
@@ -110,17 +105,17 @@ def _system_asset(project: Project, system: System) -> dg.AssetsDefinition:
     )
     def _extract(context: dg.AssetExecutionContext, warehouse: WarehouseResource):
         src = warehouse.legacy_path / system.id
-        results = []
-        for lf in layout.files:
-            try:
-                results.append(extract_file(src / lf.file, layout, lf, gaiji))
-            except ExtractError as exc:
-                # refused as a whole: empty tables and a failed check, not a failed step (a failed
-                # step would stop the one dbt build of every system); the message names the file,
-                # the line and what is wrong, never a value
-                context.log.error(f"{system.id}: {exc}")
-                results.append(refused_extract(src / lf.file, layout, lf, str(exc)))
-        write_system_extract(warehouse.db_path, system.id, results)
+
+        def refusal_logged(r) -> None:
+            # refused as a whole: empty tables and a failed check, not a failed step (a failed
+            # step would stop the one dbt build of every system); the message names the file,
+            # the line and what is wrong, never a value
+            if r.refused is not None:
+                context.log.error(f"{system.id}: {r.refused}")
+
+        # the files are read in a thread while the warehouse writes what is read (one transaction);
+        # counts: per table, (raw, quarantined, refused) as the warehouse holds them once committed
+        results, counts = extract_system(src, layout, gaiji, warehouse.db_path, on_file=refusal_logged)
         all_reasons: Counter = Counter()
         for r in results:
             reasons = Counter(r.quarantine["reason_code"].to_list())
@@ -156,7 +151,7 @@ def _system_asset(project: Project, system: System) -> dg.AssetsDefinition:
             # (counted from its bytes, neither raw nor quarantined) as refused, so they are not lost
             # from the sum the way a refused file's 0 = 0 + 0 used to lose them
             in_file = r.records_counted
-            raw_n, q_n, refused_n = table_counts(warehouse.db_path, system.id, r.table)
+            raw_n, q_n, refused_n = counts[r.table]
             yield dg.AssetCheckResult(
                 asset_key=raw_key(system.id, r.table),
                 check_name="row_conservation",

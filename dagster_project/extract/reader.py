@@ -11,27 +11,35 @@ caller stands :func:`refused_extract` in, which counts the refused file's record
 its declared ``length`` (CP932 bytes) is neither changed nor quarantined: the row's ``_overlong``
 names the fields, for the findings downstream.
 
-The hot path is vectorised: a file is split once, each fixed-width column is cut out of a
-numpy byte matrix and decoded in one codec call, and only the rare records that are broken
-or carry 外字 are looked at one by one.
+The hot path is vectorised (:mod:`dagster_project.extract.vector`): lines are found in the bytes
+by numpy; a CSV chunk of about 16 MiB is decoded in one codec call and split by polars; each
+fixed-width column is cut out of a numpy byte matrix, ASCII columns handed over as they are and the
+others decoded in one codec call; values reach polars as Arrow buffers. Only the rare records that
+are broken or carry 外字 are looked at one by one.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import errno
 import hashlib
 import re
 import stat
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandera.polars as pa
 import polars as pl
+import pyarrow
 
-from dagster_project.spec.config import GaijiEntry, Layout, LayoutFile
-from dagster_project.core.textcodec import PUA_RE, SEP, UNDECODABLE_RE, pua_to_sjis, undecodable_bytes_hex
+from dagster_project.spec.config import GaijiEntry, Layout, LayoutField, LayoutFile
+from dagster_project.core.textcodec import PUA_RE, UNDECODABLE_RE, pua_to_sjis, undecodable_bytes_hex
+from dagster_project.extract.vector import (ascii_column, decode_fixed_column, decode_lines, escaped, find_lines,
+                                            record_matrix)
 
 # Quarantine reasons: a stable code for programs, the Japanese wording for system owners.
 REASONS = {
@@ -110,6 +118,15 @@ class FileExtract:
         }
 
 
+@dataclass(frozen=True)
+class RawChunk:
+    """Raw rows of one file, final, handed to the writer before the file is read to the end (the
+    ``on_chunk`` of :func:`extract_file`); the file's :class:`FileExtract` follows its chunks."""
+
+    table: str
+    frame: pl.DataFrame
+
+
 # --------------------------------------------------------------------------- helpers
 
 def count_records(data: bytes, header: bool) -> int:
@@ -135,6 +152,23 @@ def count_records(data: bytes, header: bool) -> int:
     return max(n - (1 if header else 0), 0)
 
 
+# The structural formats of the layout's field types (pandera's checks, and the one polars pass
+# that finds the rows to give pandera: see _validate).
+_FORMATS = {
+    "digits": r"^(?:[0-9]+| *)$",
+    "zoned": r"^(?:[0-9]*[0-9{}A-R]| *)$",
+    "integer": r"^(?:-?[0-9]+| *)$",
+}
+
+
+def _format_of(f: LayoutField) -> str | None:
+    if f.type == "digits":
+        return "digits"
+    if f.type == "amount":
+        return "zoned" if f.zoned else "integer"
+    return None
+
+
 def _pandera_schema(lf: LayoutFile) -> pa.DataFrameSchema:
     """The structural contract of a raw frame: every field present as text, numeric fields
     digits (or blank), zoned amounts well formed. Values that are well formed but wrong
@@ -142,13 +176,8 @@ def _pandera_schema(lf: LayoutFile) -> pa.DataFrameSchema:
     data gaps later, where the owner can see them."""
     cols: dict[str, pa.Column] = {}
     for f in lf.fields:
-        checks = []
-        if f.type == "digits":
-            checks.append(pa.Check.str_matches(r"^(?:[0-9]+| *)$", name="digits"))
-        elif f.type == "amount" and f.zoned:
-            checks.append(pa.Check.str_matches(r"^(?:[0-9]*[0-9{}A-R]| *)$", name="zoned"))
-        elif f.type == "amount":
-            checks.append(pa.Check.str_matches(r"^(?:-?[0-9]+| *)$", name="integer"))
+        fmt = _format_of(f)
+        checks = [pa.Check.str_matches(_FORMATS[fmt], name=fmt)] if fmt else []
         cols[f.name] = pa.Column(str, checks=checks, nullable=False)
     cols["_record_no"] = pa.Column(pl.Int64, unique=True)
     cols["_byte_offset"] = pa.Column(pl.Int64)
@@ -210,23 +239,6 @@ def _overlong(frame: pl.DataFrame, lf: LayoutFile) -> pl.Series:
     return out.scatter(rows, frame.select(f.name for f in fields)[rows].select(flagged).to_series())
 
 
-def _split_lines(data: bytes) -> tuple[list[bytes], np.ndarray, dict[str, int]]:
-    """Physical lines without their line ends, each line's byte offset, and the line-end count.
-
-    Offsets come from the positions of 0x0A found by numpy, not from summing Python lengths."""
-    if not data:
-        return [], np.zeros(0, dtype=np.int64), {"crlf": 0, "lf": 0}
-    nl = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 0x0A)
-    crlf = data.count(b"\r\n")
-    body = data.replace(b"\r\n", b"\n") if crlf else data
-    lines = body.split(b"\n")
-    if lines[-1] == b"":
-        lines.pop()
-    offsets = np.zeros(len(lines), dtype=np.int64)
-    if len(lines) > 1:
-        offsets[1:] = nl[: len(lines) - 1] + 1
-    return lines, offsets, {"crlf": crlf, "lf": len(nl) - crlf}
-
 
 # "UTF-8 where CP932 is declared" refuses the whole file only on strong evidence: the whole file is
 # valid UTF-8 AND, read as UTF-8, it holds at least _UTF8_MIN_JAPANESE characters of Japanese script
@@ -250,12 +262,19 @@ _JAPANESE_RE = re.compile(
     "[\u3000-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff01-\uff9f\U00020000-\U0003134f]")
 
 
+_NON_ASCII = re.compile(rb"[\x80-\xff]")
+
+
 def utf8_japanese_characters(data: bytes) -> int:
     """How many Japanese-script characters ``data`` holds read as UTF-8; 0 when it is plain ASCII
     or not valid UTF-8 as a whole (then it cannot be a UTF-8 file)."""
     if data.isascii():
         return 0
+    # A CP932 file is seldom valid UTF-8 past its first non-ASCII bytes: look there first (a
+    # failed decode of the whole file copies the whole file into its exception).
+    first = _NON_ASCII.search(data).start()
     try:
+        codecs.getincrementaldecoder("utf-8")().decode(data[first: first + 4096], final=False)
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         return 0
@@ -307,52 +326,6 @@ class _Quarantine:
         return pl.DataFrame(self.rows, schema=QUARANTINE_SCHEMA)
 
 
-# --------------------------------------------------------------------------- decoding
-
-def _decode_column(chunks: list[bytes]) -> list[str]:
-    """Decode many CP932 byte strings with one codec call.
-
-    0x0A cannot occur inside a CP932 character (it is neither a lead nor a trail byte), so
-    joining with it and splitting after decoding gives the values back one for one; a
-    broken value decodes with surrogate escapes, which the caller detects."""
-    if not chunks:
-        return []
-    out = b"\n".join(chunks).decode("cp932", errors="surrogateescape").split(SEP)
-    if len(out) != len(chunks):  # a value held a raw newline byte: go one by one
-        out = [c.decode("cp932", errors="surrogateescape") for c in chunks]
-    return out
-
-
-def _bad_positions(values: list[str]) -> list[int]:
-    """Indices of the values holding undecodable bytes: one regex pass over the joined text,
-    then a binary search from character positions to value indices."""
-    text = SEP.join(values)
-    hits = [m.start() for m in UNDECODABLE_RE.finditer(text)]
-    if not hits:
-        return []
-    starts = np.cumsum([0] + [len(v) + 1 for v in values[:-1]])
-    return sorted({int(i) for i in np.searchsorted(starts, hits, side="right") - 1})
-
-
-def _fixed_columns(lf: LayoutFile, good: list[bytes]) -> dict[str, list[str]]:
-    n = len(good)
-    if n == 0:
-        return {f.name: [] for f in lf.fields}
-    mat = np.frombuffer(b"".join(good), dtype=np.uint8).reshape(n, lf.record_length)
-    cols = {}
-    for f, (a, b) in zip(lf.fields, lf.offsets):
-        width = b - a
-        block = np.empty((n, width + 1), dtype=np.uint8)
-        block[:, :width] = mat[:, a:b]
-        block[:, width] = 0x0A
-        text = block.tobytes()[:-1].decode("cp932", errors="surrogateescape")
-        values = text.split(SEP)
-        if len(values) != n:  # a 0x0A byte inside the field
-            values = [bytes(mat[i, a:b]).decode("cp932", errors="surrogateescape") for i in range(n)]
-        cols[f.name] = values
-    return cols
-
-
 def _parse_csv_line(line: str, n_fields: int) -> tuple[list[str] | None, str | None, str | None]:
     """(fields, error_code, detail) for one physical line: the slow, exact path."""
     if '"' not in line:
@@ -369,16 +342,26 @@ def _parse_csv_line(line: str, n_fields: int) -> tuple[list[str] | None, str | N
     return parts, None, None
 
 
+# --------------------------------------------------------------------------- splitting CSV lines
+
 def _csv_columns(texts: list[str], lf: LayoutFile, skip: set[int]) -> tuple[pl.DataFrame, list[tuple[int, str, str | None]]]:
     """Split decoded CSV lines into a frame (with ``_i``, the line index) and a list of
-    (line index, reason code, detail) for lines that cannot be records.
+    (line index, reason code, detail) for lines that cannot be records (:func:`_csv_split` on a list)."""
+    return _csv_split(pl.Series("t", texts, dtype=pl.Utf8), lf, skip)
+
+
+def _csv_split(lines: pl.Series, lf: LayoutFile, skip) -> tuple[pl.DataFrame, list[tuple[int, str, str | None]]]:
+    """Split decoded CSV lines (``skip``: indices of lines already quarantined) into a frame with
+    ``_i``, the line index, and a list of (line index, reason code, detail) for lines that cannot be
+    records.
 
     The common shapes, unquoted or quoted on every field with no quote inside, are split
     by polars; any other line takes the exact csv-module path."""
     names = [f.name for f in lf.fields]
     n = len(names)
-    s = pl.Series("t", [("" if i in skip else t) for i, t in enumerate(texts)], dtype=pl.Utf8)
-    df = pl.DataFrame({"t": s}).with_row_index("_i")
+    df = pl.DataFrame({"t": lines.rename("t")}).with_row_index("_i")
+    if len(skip):
+        df = df.filter(~pl.col("_i").is_in(pl.Series(sorted(skip), dtype=pl.UInt32)))
     t = pl.col("t")
     header = ",".join(f.label for f in lf.fields)
     quoted_header = ",".join(f'"{f.label}"' for f in lf.fields)
@@ -391,8 +374,6 @@ def _csv_columns(texts: list[str], lf: LayoutFile, skip: set[int]) -> tuple[pl.D
         quoted=t.str.contains(f'^"[^"]*"(?:,"[^"]*"){{{n - 1}}}$'),
         repeated=(t == header) | (t == quoted_header) if lf.header else pl.lit(False),
     )
-    skip_s = pl.Series(list(skip), dtype=pl.UInt32)
-    df = df.filter(~pl.col("_i").is_in(skip_s))
     problems: list[tuple[int, str, str | None]] = [
         (int(i), "empty_record", None) for i in df.filter(pl.col("empty"))["_i"].to_list()]
     problems += [(int(i), "header_repeated", None) for i in df.filter(pl.col("repeated"))["_i"].to_list()]
@@ -417,6 +398,8 @@ def _csv_columns(texts: list[str], lf: LayoutFile, skip: set[int]) -> tuple[pl.D
         parts.append(pl.DataFrame(slow_rows, schema={"_i": pl.UInt32, **{c: pl.Utf8 for c in names}}, orient="row"))
     if not parts:
         return pl.DataFrame(schema={"_i": pl.UInt32, **{c: pl.Utf8 for c in names}}), problems
+    if len(parts) == 1:               # one shape (the usual file): a filter keeps the lines' order
+        return parts[0], problems
     return pl.concat(parts).sort("_i"), problems
 
 
@@ -486,124 +469,178 @@ def refused_extract(path: Path, layout: Layout, lf: LayoutFile, reason: str) -> 
         refused=reason, refused_records=records)
 
 
-def extract_file(
-    path: Path,
-    layout: Layout,
-    lf: LayoutFile,
-    gaiji: list[GaijiEntry],
-) -> FileExtract:
-    """Read one export file per its layout. Never drops a record silently."""
-    data = read_export_bytes(path, f"{layout.system}/{lf.table}")
-    sha = hashlib.sha256(data).hexdigest()
-    counted = count_records(data, lf.format == "csv" and lf.header)
-    size = len(data)
-    eof = data.endswith(b"\x1a")
-    if eof:
-        data = data[:-1]
-    _check_encoding(path, data)
+# Records are decoded and split a chunk of about this many bytes at a time: the codec, numpy and
+# polars work on big buffers, and what a chunk needs on the side (its text, UTF-8 and masks) stays
+# a few times this, however big the file.
+CHUNK_BYTES = 16 << 20
 
-    lines, offsets, endings = _split_lines(data)
-    q = _Quarantine(layout.system, lf.table, lf.file)
-    names = [f.name for f in lf.fields]
-    header_lines = 0
 
-    if lf.format == "csv" and lf.header:
-        if not lines:
-            raise ExtractError(f"{path}: line 1: the file is empty but the layout expects a header")
-        header_text = lines[0].decode("cp932", errors="surrogateescape")
-        header_fields, _, _ = _parse_csv_line(header_text, len(lf.fields))
-        expected = [f.label for f in lf.fields]
-        if header_fields != expected:
-            got = header_text.split(",")
-            # a line 1 that is not the header may be a data record: the found text is shown only
-            # when it is a heading this system's layouts know (a renamed or moved column)
-            headings = {f.label for x in layout.files for f in x.fields}
+def _chunks(starts: np.ndarray, limit: int) -> list[tuple[int, int]]:
+    """Record index ranges [a, b) whose bytes (from a's start to b's start) are about ``limit``."""
+    n = len(starts)
+    if n == 0:
+        return []
+    bounds = [0]
+    while bounds[-1] < n:
+        a = bounds[-1]
+        b = int(np.searchsorted(starts, starts[a] + limit, side="left"))
+        bounds.append(min(max(b, a + 1), n))
+    return list(zip(bounds[:-1], bounds[1:]))
 
-            def shown(g: str) -> str:
-                g = g.strip(chr(34))
-                return repr(g) if g in headings else f"another text ({len(g)} characters, not shown: it may be data)"
-            diff = next(
-                (
-                    f"field {i + 1}: expected {e!r}, found {shown(g)}"
-                    for i, (e, g) in enumerate(zip(expected, got))
-                    if e != g.strip('"')
-                ),
-                f"expected {len(expected)} fields, found {len(got)}",
-            )
-            raise ExtractError(f"{path}: line 1: header does not match the layout ({diff})")
-        header_lines = 1
-        lines, offsets = lines[1:], offsets[1:]
 
-    first_line_no = header_lines + 1
-    record_nos = np.arange(first_line_no, first_line_no + len(lines), dtype=np.int64)
+@dataclass
+class _File:
+    """One file being read: its bytes, its records' line bounds and numbers, and what is found."""
 
-    if lf.format == "fixed":
-        lengths = np.fromiter(map(len, lines), dtype=np.int64, count=len(lines))
-        bad = np.flatnonzero(lengths != lf.record_length)
-        for i in bad.tolist():
-            code = "empty_record" if lengths[i] == 0 else "record_length"
-            q.add(record_nos[i], offsets[i], code, lines[i], None,
-                  f"expected {lf.record_length} bytes, found {int(lengths[i])}")
-        keep = np.flatnonzero(lengths == lf.record_length)
-        good = [lines[i] for i in keep.tolist()] if len(bad) else lines
-        columns = _fixed_columns(lf, good)
-        drop: dict[int, tuple[str, str]] = {}
-        for name in names:
-            for j in _bad_positions(columns[name]):
-                drop.setdefault(j, (name, f"bytes {undecodable_bytes_hex(columns[name][j])}"))
-        for j, (fname, detail) in sorted(drop.items()):
-            i = int(keep[j])
-            q.add(record_nos[i], offsets[i], "undecodable", lines[i], fname, detail)
-        if drop:
-            alive = [j for j in range(len(keep)) if j not in drop]
-            columns = {n_: [columns[n_][j] for j in alive] for n_ in names}
-            keep = keep[alive]
-        frame = pl.DataFrame(columns, schema={n_: pl.Utf8 for n_ in names}).with_columns(
-            pl.Series("_i", keep, dtype=pl.UInt32))
-    else:
-        texts = _decode_column(lines)
-        bad_lines = _bad_positions(texts)
-        for i in bad_lines:
-            fields, _, _ = _parse_csv_line(texts[i], len(names))
-            fname = next((n_ for n_, v in zip(names, fields or []) if UNDECODABLE_RE.search(v)), None)
-            q.add(record_nos[i], offsets[i], "undecodable", lines[i], fname,
-                  f"bytes {undecodable_bytes_hex(texts[i])}")
-        frame, problems = _csv_columns(texts, lf, set(bad_lines))
-        for i, code, detail in problems:
-            q.add(record_nos[i], offsets[i], code, lines[i], None, detail)
+    path: Path
+    layout: Layout
+    lf: LayoutFile
+    data: bytes
+    u8: np.ndarray
+    starts: np.ndarray         # per record: byte offset of its line
+    ends: np.ndarray           # per record: end of its content (line end excluded)
+    record_nos: np.ndarray
+    q: _Quarantine
+    usage: dict = field(default_factory=dict)
 
-    idx = frame["_i"].to_numpy()
+    def line(self, k: int) -> bytes:
+        return self.data[int(self.starts[k]): int(self.ends[k])]
+
+    def add(self, k: int, code: str, field_name=None, detail=None) -> None:
+        self.q.add(self.record_nos[k], self.starts[k], code, self.line(k), field_name, detail)
+
+
+def _fixed_chunk(f: _File, a: int, b: int) -> tuple[pl.DataFrame, dict[str, np.ndarray]]:
+    """Records a..b of a fixed-width file: (frame of its raw rows with ``_k``, the record index;
+    per field, the records whose value may hold a 外字). Records of the wrong length or with bytes
+    that are not CP932 are quarantined here."""
+    lf = f.lf
+    width = lf.record_length
+    lengths = f.ends[a:b] - f.starts[a:b]
+    good = lengths == width
+    for i in np.flatnonzero(~good).tolist():
+        f.add(a + i, "empty_record" if lengths[i] == 0 else "record_length", None,
+              f"expected {width} bytes, found {int(lengths[i])}")
+    keep = np.flatnonzero(good) + a
+    mat = record_matrix(f.u8, f.starts[keep], width)
+    high = (mat >= 0x80).any(axis=0) if len(keep) else np.zeros(width, dtype=np.bool_)
+    cols: dict[str, pyarrow.Array] = {}
+    broken: dict[int, tuple[str, str]] = {}
+    may_pua: dict[str, np.ndarray] = {}
+    for fld, (lo, hi) in zip(lf.fields, lf.offsets):
+        block = mat[:, lo:hi]
+        if not high[lo:hi].any():
+            cols[fld.name] = ascii_column(block)
+            continue
+        d = decode_fixed_column(block)
+        if len(d.values) != len(keep):
+            raise ExtractError(f"{f.path}: internal error: field {fld.name} decoded to {len(d.values)} values "
+                               f"for {len(keep)} records")
+        cols[fld.name] = d.values
+        if len(d.pua):
+            may_pua[fld.name] = keep[d.pua]
+        for j in d.bad.tolist():     # the first field of the record (layout order) that is not CP932
+            if j not in broken:
+                text = escaped(block[j].tobytes())
+                broken[j] = (fld.name, f"bytes {undecodable_bytes_hex(text)}")
+    for j, (fname, detail) in sorted(broken.items()):
+        f.add(int(keep[j]), "undecodable", fname, detail)
+    frame = pl.from_arrow(pyarrow.table(cols)) if cols else pl.DataFrame()
+    frame = frame.with_columns(pl.Series("_k", keep, dtype=pl.Int64))
+    if broken:
+        frame = frame.filter(~pl.col("_k").is_in(pl.Series([int(keep[j]) for j in broken], dtype=pl.Int64)))
+    return frame, may_pua
+
+
+def _csv_chunk(f: _File, a: int, b: int) -> tuple[pl.DataFrame, dict[str, np.ndarray]]:
+    """Records a..b of a CSV file, decoded in one codec call from the first line's start to the
+    last line's end: (frame of its raw rows with ``_k``; per field, the records whose value may
+    hold a 外字)."""
+    names = [x.name for x in f.lf.fields]
+    lo = int(f.starts[a])
+    hi = int(f.starts[b]) if b < len(f.starts) else len(f.data)
+    d = decode_lines(memoryview(f.data)[lo:hi], strip_cr=True)
+    if len(d.values) != b - a:
+        raise ExtractError(f"{f.path}: internal error: {b - a} lines decoded to {len(d.values)}")
+    for i in d.bad.tolist():
+        text = escaped(f.line(a + i))
+        fields, _, _ = _parse_csv_line(text, len(names))
+        fname = next((n_ for n_, v in zip(names, fields or []) if UNDECODABLE_RE.search(v)), None)
+        f.add(a + i, "undecodable", fname, f"bytes {undecodable_bytes_hex(text)}")
+    frame, problems = _csv_split(pl.from_arrow(d.values), f.lf, d.bad.tolist())
+    for i, code, detail in problems:
+        f.add(a + i, code, None, detail)
+    frame = frame.select((pl.col("_i").cast(pl.Int64) + a).alias("_k"), *names)
+    return frame, dict.fromkeys(names, d.pua + a) if len(d.pua) else {}
+
+
+def _finish(f: _File, frame: pl.DataFrame, may_pua: dict[str, np.ndarray], gaiji: list[GaijiEntry]) -> pl.DataFrame:
+    """A chunk's raw rows made final: bookkeeping columns, declared lengths, 外字 counted and
+    substituted, the structural checks (rows failing them quarantined)."""
+    lf = f.lf
+    names = [x.name for x in lf.fields]
+    k = frame["_k"].to_numpy()
+    if may_pua:      # the rows where a 外字 may be: most rows have none, so the search is on a few
+        cand = np.unique(np.concatenate(list(may_pua.values())))
+        in_cand = np.isin(k, cand)
     frame = frame.select(names).with_columns(
-        pl.Series("_record_no", record_nos[idx] if len(idx) else [], dtype=pl.Int64),
-        pl.Series("_byte_offset", offsets[idx] if len(idx) else [], dtype=pl.Int64),
+        pl.Series("_record_no", f.record_nos[k], dtype=pl.Int64),
+        pl.Series("_byte_offset", f.starts[k], dtype=pl.Int64),
     )
     # Values longer than the layout declares (CSV only): measured before 外字 are substituted, kept
     # as they are, the row not quarantined; a finding for later, named by field, never by value.
     frame = frame.with_columns(_overlong(frame, lf))
 
     # Vendor 外字: count every one, substitute those the vendor identified, keep the rest as PUA.
-    by_pua = {e.pua: e for e in gaiji}
-    usage: dict[tuple[str, str], dict] = {}
-    pua_cols = []
-    for name in names:
-        hit = frame.filter(pl.col(name).str.contains(_PUA_PATTERN)).select(name, "_record_no")
-        if not hit.height:
-            continue
-        pua_cols.append(name)
-        for v, rec in hit.iter_rows():
-            found = PUA_RE.findall(v)
-            for ch in set(found):
-                u = usage.setdefault((name, ch), {"occ": 0, "recs": []})
-                u["occ"] += found.count(ch)
-                u["recs"].append(int(rec))
-    known = [e for e in gaiji if e.ucs]
-    if pua_cols and known:
-        frame = frame.with_columns(
-            pl.col(pua_cols).str.replace_many([e.pua for e in known], [e.ucs for e in known]))
+    if may_pua and frame.height:
+        pua_cols = []
+        some = frame.filter(pl.Series(in_cand))
+        for name in may_pua:
+            hit = some.filter(pl.col(name).str.contains(_PUA_PATTERN)).select(name, "_record_no")
+            if not hit.height:
+                continue
+            pua_cols.append(name)
+            for v, rec in hit.iter_rows():
+                found = PUA_RE.findall(v)
+                for ch in set(found):
+                    u = f.usage.setdefault((name, ch), {"occ": 0, "recs": []})
+                    u["occ"] += found.count(ch)
+                    u["recs"].append(int(rec))
+        known = [e for e in gaiji if e.ucs]
+        if pua_cols and known:
+            frame = frame.with_columns(
+                pl.col(pua_cols).str.replace_many([e.pua for e in known], [e.ucs for e in known]))
+    return _validate(f, frame)
 
-    # pandera at the boundary: rows that break the layout's structure go to quarantine.
+
+def _validate(f: _File, frame: pl.DataFrame) -> pl.DataFrame:
+    """pandera at the boundary: rows that break the layout's structure go to quarantine.
+
+    The layout's checks are run on the whole frame as one polars expression first (the same
+    patterns, by ``str.contains``, as pandera runs them); pandera then validates the rows that
+    expression flags, so a clean frame costs one vectorised pass and a flagged row gets pandera's
+    own verdict (its failing columns and check), as when pandera read the whole frame."""
+    lf = f.lf
+    names = [x.name for x in lf.fields]
+    if frame.schema != pl.Schema(raw_schema(lf)):
+        # a schema-level failure (missing column, wrong type) is a bug, not bad data
+        try:
+            _pandera_schema(lf).validate(frame.head(0), lazy=True)
+            failed = [f"{n_}: {t}" for n_, t in frame.schema.items()][:5]
+        except pa.errors.SchemaErrors as exc:
+            failed = exc.failure_cases["check"].to_list()[:5]
+        raise ExtractError(f"{f.path}: raw frame does not match its layout: {failed}")
+    flags = [(~pl.col(x.name).str.contains(_FORMATS[_format_of(x)])).fill_null(True)
+             for x in lf.fields if _format_of(x)]
+    flags += [pl.col(n_).is_null() for n_ in names if frame[n_].null_count()]
+    if not flags or not frame.height:
+        return frame
+    suspects = frame.select(pl.any_horizontal(flags)).to_series().arg_true()
+    if not suspects.len():
+        return frame
+    sub = frame[suspects]
     try:
-        _pandera_schema(lf).validate(frame, lazy=True)
+        _pandera_schema(lf).validate(sub, lazy=True)
     except pa.errors.SchemaErrors as exc:
         fc = exc.failure_cases
         bad_rows = (
@@ -614,21 +651,25 @@ def extract_file(
         )
         if bad_rows.height == 0:
             # A schema-level failure (missing column, wrong type) is a bug, not bad data.
-            raise ExtractError(f"{path}: raw frame does not match its layout: {fc['check'].to_list()[:5]}")
-        bad_index = []
+            raise ExtractError(f"{f.path}: raw frame does not match its layout: {fc['check'].to_list()[:5]}")
+        first_no = int(f.record_nos[0])
+        bad_recs = []
         for idx_, cols_, check in bad_rows.iter_rows():
-            row = frame.row(idx_, named=True)
+            row = sub.row(idx_, named=True)
             rec = row["_record_no"]
-            q.add(rec, row["_byte_offset"], "field_format", lines[int(rec - first_line_no)], ",".join(cols_),
-                  f"{','.join(lf.field(c).label for c in cols_)}: {check}")
-            bad_index.append(idx_)
-        frame = frame.with_row_index("__i").filter(
-            ~pl.col("__i").is_in(pl.Series(bad_index, dtype=pl.UInt32))).drop("__i")
+            f.q.add(rec, row["_byte_offset"], "field_format", f.line(int(rec - first_no)), ",".join(cols_),
+                    f"{','.join(lf.field(c).label for c in cols_)}: {check}")
+            bad_recs.append(rec)
+        frame = frame.filter(~pl.col("_record_no").is_in(pl.Series(bad_recs, dtype=pl.Int64)))
+    return frame
 
-    usage_rows = []
+
+def _gaiji_usage(layout: Layout, lf: LayoutFile, usage: dict, gaiji: list[GaijiEntry]) -> pl.DataFrame:
+    by_pua = {e.pua: e for e in gaiji}
+    rows = []
     for (name, ch), u in sorted(usage.items()):
         e = by_pua.get(ch)
-        usage_rows.append(
+        rows.append(
             {
                 "system": layout.system,
                 "table_name": lf.table,
@@ -644,21 +685,105 @@ def extract_file(
                 "sample_record_nos": ",".join(str(r) for r in sorted(u["recs"])[:5]),
             }
         )
+    return pl.DataFrame(rows, schema=GAIJI_USAGE_SCHEMA)
+
+
+def _sha256_beside(data: bytes) -> Callable[[], str]:
+    """The bytes' SHA-256, hashed on another thread while the file is read (hashlib lets the GIL
+    go: about 1 s of the 817,000-resident city's extraction); the returned call waits for it."""
+    if len(data) < (4 << 20):
+        digest = hashlib.sha256(data).hexdigest()
+        return lambda: digest
+    out: list[str] = []
+    worker = threading.Thread(target=lambda: out.append(hashlib.sha256(data).hexdigest()), daemon=True,
+                              name="extract-sha256")
+    worker.start()
+
+    def result() -> str:
+        worker.join()
+        return out[0]
+    return result
+
+
+def extract_file(
+    path: Path,
+    layout: Layout,
+    lf: LayoutFile,
+    gaiji: list[GaijiEntry],
+    on_chunk: Callable[[pl.DataFrame], None] | None = None,
+) -> FileExtract:
+    """Read one export file per its layout. Never drops a record silently.
+
+    ``on_chunk``, when given, is called with each chunk of raw rows as soon as it is final, in
+    order (the returned frame is these chunks), so that a writer can store them while the next
+    chunk is read; a file refused after some chunks (an :class:`ExtractError`) has had them, and
+    its writer must drop them."""
+    data = read_export_bytes(path, f"{layout.system}/{lf.table}")
+    sha = _sha256_beside(data)
+    counted = count_records(data, lf.format == "csv" and lf.header)
+    size = len(data)
+    eof = data.endswith(b"\x1a")
+    if eof:
+        data = data[:-1]
+    _check_encoding(path, data)
+
+    u8 = np.frombuffer(data, dtype=np.uint8)
+    lines = find_lines(u8)
+    header_lines = 0
+
+    if lf.format == "csv" and lf.header:
+        if not len(lines):
+            raise ExtractError(f"{path}: line 1: the file is empty but the layout expects a header")
+        header_text = data[int(lines.starts[0]): int(lines.ends[0])].decode("cp932", errors="surrogateescape")
+        header_fields, _, _ = _parse_csv_line(header_text, len(lf.fields))
+        expected = [x.label for x in lf.fields]
+        if header_fields != expected:
+            got = header_text.split(",")
+            # a line 1 that is not the header may be a data record: the found text is shown only
+            # when it is a heading this system's layouts know (a renamed or moved column)
+            headings = {x.label for y in layout.files for x in y.fields}
+
+            def shown(g: str) -> str:
+                g = g.strip(chr(34))
+                return repr(g) if g in headings else f"another text ({len(g)} characters, not shown: it may be data)"
+            diff = next(
+                (
+                    f"field {i + 1}: expected {e!r}, found {shown(g)}"
+                    for i, (e, g) in enumerate(zip(expected, got))
+                    if e != g.strip('"')
+                ),
+                f"expected {len(expected)} fields, found {len(got)}",
+            )
+            raise ExtractError(f"{path}: line 1: header does not match the layout ({diff})")
+        header_lines = 1
+
+    starts, ends = lines.starts[header_lines:], lines.ends[header_lines:]
+    f = _File(path, layout, lf, data, u8, starts, ends,
+              np.arange(header_lines + 1, header_lines + 1 + len(starts), dtype=np.int64),
+              _Quarantine(layout.system, lf.table, lf.file))
+    read_chunk = _fixed_chunk if lf.format == "fixed" else _csv_chunk
+    frames = []
+    for a, b in _chunks(starts, CHUNK_BYTES):
+        part, may_pua = read_chunk(f, a, b)
+        frames.append(_finish(f, part, may_pua, gaiji))
+        if on_chunk is not None:
+            on_chunk(frames[-1])
+    frame = pl.concat(frames, rechunk=False) if frames else pl.DataFrame(schema=raw_schema(lf))
 
     result = FileExtract(
         system=layout.system,
         table=lf.table,
         file_name=lf.file,
         frame=frame,
-        quarantine=q.frame().sort("record_no"),
-        gaiji_usage=pl.DataFrame(usage_rows, schema=GAIJI_USAGE_SCHEMA),
-        records_in_file=len(lines),
+        quarantine=f.q.frame().sort("record_no"),
+        gaiji_usage=_gaiji_usage(layout, lf, f.usage, gaiji),
+        records_in_file=len(starts),
         file_bytes=size,
-        sha256=sha,
+        sha256=sha(),
         header_lines=header_lines,
         records_counted=counted,
         eof_marker=eof,
-        line_endings=endings,
+        line_endings={"crlf": lines.crlf, "lf": lines.lf},
     )
     if result.frame.height + result.quarantine.height != result.records_in_file:
         raise ExtractError(

@@ -23,6 +23,7 @@ import pytest
 
 from dagster_project.core import diskspace
 from dagster_project.core.diskspace import DiskFull
+from dagster_project.extract.writer import write_system_extract
 
 
 def _legacy(tmp_path: Path, size: int = 4 * 2**20) -> Path:
@@ -103,7 +104,7 @@ def test_a_failed_commit_is_a_full_disk_not_cannot_rollback(tmp_path, monkeypatc
     monkeypatch.setattr(warehouse, "open_warehouse", lambda p, read_only=False: _CommitFailsFull(real(p, read_only)))
     monkeypatch.setenv("KIKAN_LEGACY_DIR", str(_legacy(tmp_path)))
     with pytest.raises(DiskFull) as caught:
-        warehouse.write_system_extract(db, "jumin", [_extract("jumin", 10)])
+        write_system_extract(db, "jumin", [_extract("jumin", 10)])
     assert caught.value.path == db and "cannot rollback" not in str(caught.value)
     assert caught.value.__context__ is None or caught.value.__suppress_context__
     con = duckdb.connect(str(db), read_only=True)
@@ -128,7 +129,7 @@ def test_the_commits_own_error_is_not_masked_by_the_rollback(tmp_path, monkeypat
     real = warehouse.open_warehouse
     monkeypatch.setattr(warehouse, "open_warehouse", lambda p, read_only=False: CommitFails(real(p, read_only)))
     with pytest.raises(duckdb.TransactionException, match="Failed to commit: checksum mismatch"):
-        warehouse.write_system_extract(tmp_path / "w.duckdb", "jumin", [_extract("jumin", 10)])
+        write_system_extract(tmp_path / "w.duckdb", "jumin", [_extract("jumin", 10)])
 
 
 def test_kikan_run_says_disk_full_first_and_exits_2(tmp_path, monkeypatch, capsys):
@@ -202,14 +203,13 @@ def _fill(folder: Path) -> Path:
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="mounting a tmpfs needs root")
 def test_tmpfs_extraction_on_a_full_disk_is_said_and_leaves_nothing(tmp_path, monkeypatch):
-    from dagster_project.core import warehouse
 
     monkeypatch.setenv("KIKAN_LEGACY_DIR", str(_legacy(tmp_path, 1024)))
     with tmpfs(tmp_path / "small", "3m") as small:
         db = small / "w.duckdb"
-        warehouse.write_system_extract(db, "kaigo", [_extract("kaigo", 100)])      # fits
+        write_system_extract(db, "kaigo", [_extract("kaigo", 100)])      # fits
         with pytest.raises(DiskFull) as caught:
-            warehouse.write_system_extract(db, "jumin", [_extract("jumin", 200_000)])
+            write_system_extract(db, "jumin", [_extract("jumin", 200_000)])
         assert caught.value.path == db and "cannot rollback" not in str(caught.value)
         assert caught.value.free < 3 * 2**20
         con = duckdb.connect(str(db), read_only=True)
