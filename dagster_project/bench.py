@@ -449,7 +449,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rehearsals", type=int, default=0,
                     help="instead of the stage table: this many whole rehearsals in a row, memory per run")
     a = ap.parse_args(argv)
-    root = a.out or default_var_dir() / "bench"
+    root = (a.out or default_var_dir() / "bench").resolve()   # the run points KIKAN_* at it; dbt runs elsewhere
     root.mkdir(parents=True, exist_ok=True)
     if a.rehearsals:
         for n in a.residents:

@@ -100,7 +100,8 @@ class Settings(BaseSettings):
 
     def dbt_env(self, warehouse: Path | None = None) -> dict[str, str]:
         """The environment of a dbt process: the profile reads the warehouse from it."""
-        return {**os.environ, "KIKAN_WAREHOUSE": str(warehouse or self.warehouse_path),
+        # absolute: dbt runs in the dbt project's folder, where a relative path would name another file
+        return {**os.environ, "KIKAN_WAREHOUSE": str(Path(warehouse or self.warehouse_path).resolve()),
                 "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
 
 
