@@ -19,14 +19,6 @@ from dagster_project.core.duck import checkpoint, open_warehouse
 from dagster_project.core.settings import default_legacy_dir, default_reports_dir, default_var_dir, default_warehouse_path  # noqa: F401 (re-exported)
 
 
-def raw_table(system: str, table: str) -> str:
-    return f"{system}__{table}"
-
-
-def quarantine_table(system: str) -> str:
-    return f"{system}__quarantine"
-
-
 EXTRACT_FILES_DDL = """
 create table if not exists meta.extract_files (
     system varchar, table_name varchar, file_name varchar, file_sha256 varchar,
@@ -72,14 +64,3 @@ def connect(path: Path, read_only: bool = False):
             con.close()
 
 
-def table_counts(path: Path, system: str, table: str) -> tuple[int, int, int]:
-    """(raw rows, quarantined rows, refused records) of one file as the warehouse holds them now."""
-    with connect(path) as con:
-        raw_n = con.execute(f'select count(*) from raw."{raw_table(system, table)}"').fetchone()[0]
-        q_n = con.execute(
-            f'select count(*) from raw."{quarantine_table(system)}" where table_name = ?', [table]
-        ).fetchone()[0]
-        refused_n = con.execute(
-            "select coalesce(sum(refused_records), 0) from meta.extract_files where system = ? and table_name = ?",
-            [system, table]).fetchone()[0]
-    return int(raw_n), int(q_n), int(refused_n)

@@ -17,7 +17,7 @@ import dagster as dg
 from dagster_project.resources import WarehouseResource  # noqa: F401 (re-exported)
 from dagster_project.spec.config import Project, System
 from dagster_project.extract.pipeline import extract_system
-from dagster_project.core.warehouse import quarantine_table, raw_table
+from dagster_project.core.names import quarantine_table, raw_table
 
 
 def raw_key(system: str, table: str) -> dg.AssetKey:

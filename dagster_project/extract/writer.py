@@ -19,13 +19,12 @@ import polars as pl
 
 from dagster_project.core import faults
 from dagster_project.core.duck import rollback
+from dagster_project.core.names import quarantine_table, raw_table
 from dagster_project.core.warehouse import (
     EXTRACT_FILES_DDL,
     EXTRACT_FILES_MIGRATIONS,
     GAIJI_USAGE_DDL,
     connect,
-    quarantine_table,
-    raw_table,
 )
 from dagster_project.extract.reader import GAIJI_USAGE_SCHEMA, QUARANTINE_SCHEMA, FileExtract, RawChunk
 
@@ -33,8 +32,8 @@ from dagster_project.extract.reader import GAIJI_USAGE_SCHEMA, QUARANTINE_SCHEMA
 def write_system_extract(path: Path, system: str,
                          extracts: Iterable[FileExtract | RawChunk]) -> dict[str, tuple[int, int, int]]:
     """Write a system's extraction in one transaction; return, per table, (raw rows, quarantined
-    rows, refused records) as the warehouse holds them once committed (as :func:`table_counts`
-    reads them, on this connection).
+    rows, refused records) as the warehouse holds them once committed (read back on this
+    connection).
 
     ``extracts`` is the system's files' extracts, or an iterator that reads the files while the
     writer writes (``extract.pipeline``): a file's raw rows may come first as :class:`RawChunk`

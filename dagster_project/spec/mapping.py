@@ -229,7 +229,8 @@ def lineage_of(expr: str, allowed: set[str], where: str) -> tuple[str, ...]:
                           f"the staging table has {sorted(c for c in allowed if not c.startswith('_'))}")
     # a name sqlglot does not know as a function of its own is DuckDB's or nobody's: found here,
     # not when the model fails in the run (whose error text is withheld, as it may quote a value)
-    fns = sorted({f.name.lower() for f in tree.find_all(exp.Anonymous)} - duckdb_functions())
+    anonymous = {f.name.lower() for f in tree.find_all(exp.Anonymous)}
+    fns = sorted(anonymous - duckdb_functions()) if anonymous else []   # DuckDB asked only when needed
     if fns:
         raise ConfigError(f"{where}: DuckDB has no function {fns[0]!r}{_nearest(fns[0], duckdb_functions())} "
                           f"in {expr!r}")
