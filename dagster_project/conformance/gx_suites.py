@@ -8,8 +8,11 @@ out of date with the catalog.
 Rules per table: key columns not null and unique (compound keys as one expectation); code
 items within their standard code table; 数字 items digits only; カナ items full-width katakana
 (long vowel, small kana, full-width space); no half-width katakana in 漢字 items; values
-within the standard length; and every character of 漢字 / カナ items in 行政事務標準文字,
-checked by SQL against ``reference.std_charset``.
+within the standard length; and every character of 漢字 / カナ items in 行政事務標準文字: the
+rule is computed once, by the findings ledger (``findings.fnd_<system>__chars``, each distinct
+value split once against ``reference.std_charset``), and the expectation counts the standard
+table's rows whose records the ledger names for that item. It used to split every value again,
+the same SQL a second time (6.0 of GX's 10.6 s of SQL at 817,000 residents).
 
 Validation runs by SQL on DuckDB through query assets; results are SUMMARY level with no
 unexpected values kept, so no personal value reaches a result, a log or Data Docs.
@@ -30,10 +33,9 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from dagster_project.conformance.charsql import IVS_FIRST, IVS_LAST, split_chars_sql
 from dagster_project.core.duck import attach_sql, encryption_key
 from dagster_project.spec.config import PROJECT_ROOT
-from dagster_project.core.names import std_name
+from dagster_project.core.names import fnd_name, std_name
 from dagster_project.spec.mapping import Catalog, MappingSet, ResolvedTable
 from dagster_project.spec.rules import charset_applies, field_rules_for
 
@@ -71,12 +73,13 @@ def suite_for(t: ResolvedTable, catalog: Catalog) -> dict:
                 type_, regex = rule.gx_expectation()
                 exps.append(_exp(name, type_, {**meta, "rule": rule.gx_label}, column=c, regex=regex))
             if charset_applies(it):
-                # each distinct value is split once (names and addresses repeat), then its rows are found.
-                # {batch} takes no alias: GX substitutes it as "(<batch query>) AS subselect"
-                query = ("select * from {batch} where " + c + " in (select d.v from (select distinct " + c
-                         + " as v from {batch} where " + c + " is not null and " + c + " <> '') d where exists ("
-                         f"select 1 from unnest({split_chars_sql('d.v')}) u(ch) where not exists "
-                         "(select 1 from reference.std_charset s where s.ch = u.ch)))")
+                # the rule is computed once, by the findings ledger (findings.fnd_<system>__chars, the
+                # distinct values split once); GX reads its result and counts the standard table's rows
+                # it names, instead of splitting every value a second time. {batch} takes no alias: GX
+                # substitutes it as "(<batch query>) AS subselect"
+                query = (f"select * from {{batch}} where _src_record_no in (select record_no from "
+                         f"findings.{fnd_name(t.system)}__chars where source_table = {_lit(t.source.table)} "
+                         f"and item_id = {_lit(it.item_id)})")
                 exps.append(_exp(name, "unexpected_rows_expectation",
                                  {**meta, "column": c, "rule": "行政事務標準文字にない文字"},
                                  unexpected_rows_query=_gx_query(query, name, it.item_id),
@@ -85,6 +88,10 @@ def suite_for(t: ResolvedTable, catalog: Catalog) -> dict:
             "meta": {"standard_table": t.std.ref, "table_name": t.std.table_name,
                      "generated_from": "seeds/std_items.csv, seeds/std_codes.csv, mappings/"},
             "notes": None}
+
+
+def _lit(v: str) -> str:
+    return "'" + v.replace("'", "''") + "'"
 
 
 def _gx_query(query: str, suite: str, item_id: str) -> str:
@@ -101,14 +108,9 @@ def _gx_query(query: str, suite: str, item_id: str) -> str:
     return query
 
 
-_INVISIBLE = re.compile(f"[{IVS_FIRST}-{IVS_LAST}]")
-
-
 def _suite_json(suite: dict) -> str:
-    """The suite as JSON text: readable Japanese, but the IVS selectors of the charset query (which
-    render as nothing) escaped as ``\\udb40\\udd00``…, so a reviewer sees them in a diff."""
-    text = json.dumps(suite, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
-    return _INVISIBLE.sub(lambda m: json.dumps(m.group())[1:-1], text)
+    """The suite as JSON text, readable Japanese."""
+    return json.dumps(suite, ensure_ascii=False, indent=2, sort_keys=True) + "\n"
 
 
 def render_suites(mappings: MappingSet) -> dict[str, str]:

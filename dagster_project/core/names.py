@@ -29,6 +29,11 @@ def std_name(t) -> str:
     return f"std_{t.std.business_id}__{t.std.table_id}"
 
 
+def fnd_name(system: str) -> str:
+    """The system's findings ledger model; ``<it>__chars`` holds its characters outside the standard set."""
+    return f"fnd_{system}"
+
+
 # --------------------------------------------------------------------------- the warehouse's tables
 
 def raw_table(system: str, table: str) -> str:

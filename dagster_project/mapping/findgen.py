@@ -19,7 +19,7 @@ never disagree. A row's columns are the macro ``kikan.finding`` (dbt/macros/mapp
 
 from __future__ import annotations
 
-from dagster_project.core.names import GEN_MODELS, int_name, q, stg_name
+from dagster_project.core.names import GEN_MODELS, fnd_name, int_name, q, stg_name
 from dagster_project.mapping.sqlread import JinjaExpr, header, macro_call, render
 from dagster_project.spec.mapping import MappingSet, ResolvedTable
 from dagster_project.spec.references import checked_ids
@@ -32,10 +32,6 @@ CITY = "mappings/city.yaml"
 # the columns of every findings ledger (fnd_<system>), in order
 LEDGER_COLUMNS = ("finding_id", "system", "source_table", "source_file", "record_no", "std_ref", "item_id", "item_name",
                   "internal_key", "rule_id", "gap_id", "severity", "reason", "detail", "occurrences")
-
-
-def fnd_name(system: str) -> str:
-    return f"fnd_{system}"
 
 
 def _ref(model: str) -> str:

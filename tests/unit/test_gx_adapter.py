@@ -75,41 +75,53 @@ def _gx_substitute(query: str, table: str) -> str:
         engine.engine.dispose()
 
 
-def test_the_charset_query_survives_gx_formatting_and_finds_the_row(project):
+def test_the_charset_query_survives_gx_formatting_and_finds_the_rows_the_ledger_names(project):
     """Every character-set query goes through GX's substitution of ``{batch}`` (``str.format``: a
-    brace such as ``\\x{E0100}`` raises there) and then runs on DuckDB: a value with an IVS
-    sequence of the set passes, a private-use character is found, nulls and '' are not."""
+    brace raises there) and then runs on DuckDB against a findings ledger made here: it returns the
+    standard table's rows whose record the ledger names for that source table and item, every one of
+    them, and no row the ledger names for another item or another source table."""
+    import re
+
     import duckdb
 
     queries = _charset_queries(project)
     assert len(queries) >= 20
     con = duckdb.connect()
-    con.execute("create schema standard; create schema reference; create table reference.std_charset(ch varchar)")
-    con.execute("insert into reference.std_charset values ('葛\U000E0100'), ('飾'), ('区'), ('𠮷'), ('ア')")
-    tables: dict[str, set[str]] = {}
-    for suite, column in queries:
-        tables.setdefault(suite, set()).add(column)
-    for suite, cols in tables.items():
-        cols = sorted(cols)
-        con.execute(f"create table standard.{suite}(rn integer, {', '.join(c + ' varchar' for c in cols)})")
-        for rn, value in enumerate(["葛\U000E0100飾区", "𠮷ア", "葛\ue000", None, ""]):
-            con.execute(f"insert into standard.{suite} values (?{', ?' * len(cols)})", [rn, *[value] * len(cols)])
-    for (suite, column), query in queries.items():
+    con.execute("create schema standard; create schema findings")
+    made: set[str] = set()
+    pat = re.compile(r"from findings\.(fnd_\w+__chars) where source_table = '(\w+)' and item_id = '(\w+)'")
+    for n, ((suite, column), query) in enumerate(sorted(queries.items())):
+        m = pat.search(query)
+        assert m, (suite, column, query)
+        ledger, source_table, item_id = m.groups()
+        if ledger not in made:
+            con.execute(f"create table findings.{ledger}(source_table varchar, item_id varchar, record_no bigint)")
+            made.add(ledger)
+        if suite not in made:
+            con.execute(f"create table standard.{suite}(_src_record_no bigint, v varchar)")
+            con.execute(f"insert into standard.{suite} select r, 'x' from range(1, 40) t(r)")
+            made.add(suite)
+        # this item's records (one of them named twice, for two characters), and decoys: the same
+        # record numbers under another item and another source table
+        mine = [3 + n % 7, 11 + n % 5, 30]
+        con.execute(f"insert into findings.{ledger} values " + ", ".join(
+            [f"('{source_table}', '{item_id}', {r})" for r in mine + [30]]
+            + [f"('{source_table}', 'other{n}', 2)", f"('other{n}', '{item_id}', 5)"]))
         sql = _gx_substitute(query, suite)
         assert "{" not in sql and "}" not in sql, (suite, column)
-        rows = con.execute(sql).fetchall()
-        assert [r[0] for r in rows] == [2], (suite, column, rows)
+        rows = sorted(r[0] for r in con.execute(sql).fetchall())
+        assert rows == sorted(set(mine)), (suite, column, rows)
 
 
 def test_a_brace_in_the_charset_query_fails_here(project):
-    """The test above would catch the old spelling: GX refuses ``\\x{E0100}`` while formatting,
-    and the generator refuses it before a suite is written."""
+    """The test above would catch a brace (a regex ``{7}``): GX refuses it while formatting, and the
+    generator refuses it before a suite is written."""
     from great_expectations.expectations.metrics.query_metric_provider import UnsubstitutableQueryBraceError
 
     from dagster_project.conformance.gx_suites import _gx_query
 
     (suite, _), query = next(iter(_charset_queries(project).items()))
-    old = query.replace("'[\U000E0100-\U000E01EF]'", "'[\\x{E0100}-\\x{E01EF}]'")
+    old = query.replace("where source_table", "where regexp_matches(item_id, '^[0-9]{7}$') and source_table")
     assert old != query
     with pytest.raises(UnsubstitutableQueryBraceError):
         _gx_substitute(old, suite)
