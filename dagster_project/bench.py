@@ -403,19 +403,20 @@ def _self_rss() -> int:
         return int(fh.read().split()[1]) * PAGE
 
 
-def rehearsals(residents: int, seed: int, root: Path, n: int) -> dict:
+def rehearsals(residents: int, seed: int, root: Path, n: int, ephemeral: bool = False) -> dict:
     """``n`` rehearsals of the whole pipeline in a row, in this one process, on one warehouse (as
     the daily schedule does, but without a fresh process per run, which is the harder case for
     memory): per run its wall time, the peak of the process tree and what this process still
-    holds after it. Growth between runs is what a leak would show."""
+    holds after it. Growth between runs is what a leak would show. The runs go into a persistent
+    instance (SQLite, under the run folder's dagster_home), as ``kikan run``'s do, so its storage
+    is part of what is measured; ``ephemeral`` keeps them in memory instead."""
     import gc
 
-    import dagster as dg
-
     city, _, run_dir = _prepare_run(residents, seed, root, "rehearsals")
-    from dagster_project.runner import run_job
+    from dagster_project.runner import _instance, run_job
 
-    instance = dg.DagsterInstance.ephemeral()
+    os.environ["DAGSTER_HOME"] = str(run_dir / "dagster_home")
+    instance = _instance(ephemeral=ephemeral)
     runs = []
     with MemorySampler() as mem:
         for i in range(n):
@@ -428,7 +429,7 @@ def rehearsals(residents: int, seed: int, root: Path, n: int) -> dict:
                          "after_run_self_mib": round(_self_rss() / 2**20)})
             print(f"rehearsal {i + 1}/{n}: {runs[-1]['seconds']} s, peak {runs[-1]['peak_tree_mib']:,} MiB, "
                   f"this process holds {runs[-1]['after_run_self_mib']:,} MiB after it", flush=True)
-    return {"residents": residents, "seed": seed, "runs": runs}
+    return {"residents": residents, "seed": seed, "instance": "ephemeral" if ephemeral else "persistent", "runs": runs}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -448,12 +449,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=None, help="bench folder (default var/bench)")
     ap.add_argument("--rehearsals", type=int, default=0,
                     help="instead of the stage table: this many whole rehearsals in a row, memory per run")
+    ap.add_argument("--ephemeral-instance", action="store_true",
+                    help="with --rehearsals: keep the runs in an in-memory Dagster instance, not a persistent one")
     a = ap.parse_args(argv)
     root = (a.out or default_var_dir() / "bench").resolve()   # the run points KIKAN_* at it; dbt runs elsewhere
     root.mkdir(parents=True, exist_ok=True)
     if a.rehearsals:
         for n in a.residents:
-            r = rehearsals(n, a.seed, root, a.rehearsals)
+            r = rehearsals(n, a.seed, root, a.rehearsals, a.ephemeral_instance)
             (root / f"rehearsals-{n}.json").write_text(json.dumps(r, indent=1), encoding="utf-8")
         return 0
     reports = []
