@@ -189,6 +189,23 @@ def _keep_partial_parse(project: DbtProject, run_target: Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
+# the build folders dagster-dbt leaves under dbt/target, one per rehearsal (16 MB each at the
+# default catalog: compiled SQL, manifest, run results); the newest few are kept for reading
+KEEP_TARGETS = 5
+
+
+def _prune_targets(run_target: Path, keep: int = KEEP_TARGETS) -> None:
+    """Remove all but the ``keep`` newest build folders of this step (``<step>-<run>-<hash>``,
+    this run's always kept): a daily schedule otherwise grows dbt/target by one folder a day. A
+    folder another process is still writing is at worst left half-removed; nothing reads old ones."""
+    run_target = Path(run_target)
+    prefix = run_target.name.split("-")[0] + "-"
+    folders = [p for p in run_target.parent.glob(prefix + "*") if p.is_dir() and p != run_target]
+    folders.sort(key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in folders[keep - 1:]:
+        shutil.rmtree(old, ignore_errors=True)
+
+
 def _model_key(manifest: Mapping[str, Any], unique_id: str) -> dg.AssetKey | None:
     node = (manifest.get("nodes") or {}).get(unique_id)
     if not node or node.get("resource_type") not in ("model", "seed", "snapshot"):
@@ -250,6 +267,7 @@ def build_mapping_stage(project: DbtProject, name: str = "mapping_stage",
         redacted = redact_invocation(invocation, invocation.manifest)
         yield from invocation.stream()
         _keep_partial_parse(project, invocation.target_path)
+        _prune_targets(invocation.target_path)
         results_path = Path(invocation.target_path) / "run_results.json"
         if not results_path.exists():
             # dbt stopped before building anything (a profile, a parse, a full disk): no system's fault
