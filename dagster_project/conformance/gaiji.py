@@ -8,21 +8,22 @@ characters found through those codes in the MJ文字情報一覧表. The owner r
 ``mappings/gaiji/decisions.csv`` (同定: this standard character / 縮退: this character by a rule /
 要確認: still open); the next run applies 同定 and 縮退 in staging, and the character leaves
 the list.
+
+The workbook is written by XlsxWriter (:mod:`core.xlsx_out`, text always as text; its default
+mode: ``constant_memory`` was no faster for the gap report). Only the MJ文字情報 rows the vendor's
+外字 table cites are read, not the whole index: the 13 lists, 100,000 residents, 3.8 -> 1.7 s.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from openpyxl import Workbook
-from openpyxl.styles import Font, PatternFill
-from openpyxl.utils import get_column_letter
-
 from dagster_project.core.templates import ENV as _ENV
 from dagster_project.core import atomic
 from dagster_project.core.duck import open_warehouse
 from dagster_project.spec.config import Project
 from dagster_project.core.textcodec import PUA_RE, pua_to_sjis
+from dagster_project.core import xlsx_out as X
 from dagster_project.spec.gaiji_decisions import (DECISION_FIELDS, GaijiDecision, GaijiProblem,  # noqa: F401 (re-exported)
                                                   is_one_character, load_gaiji_decisions,
                                                   load_gaiji_decisions_checked, problems_for)
@@ -41,7 +42,10 @@ def build_gaiji_list(project: Project, db: Path, system: str, out_dir: Path) -> 
             f"'.' || item_name, '、' order by std_ref, item_name), min(samples) "
             f'from conformance."conf_{system}__chars" group by ch, codepoints order by sum(occurrences) desc, ch'
         ).fetchall()
-        mj = con.execute("select mj, coalesce(ivs, ucs) as ch, juki_code, koseki_no from reference.mj_index").fetchall()
+        # only the MJ characters the vendor's 外字 table cites (the index has some 58,000)
+        cited = sorted({c for g in vendor.values() for c in (g.juki_code, g.koseki_no) if c})
+        mj = con.execute("select mj, coalesce(ivs, ucs) as ch, juki_code, koseki_no from reference.mj_index "
+                         "where list_contains(?, juki_code) or list_contains(?, koseki_no)", [cited, cited]).fetchall()
         fold = dict(con.execute("select ch, folded from reference.char_fold").fetchall())
     finally:
         con.close()
@@ -74,19 +78,18 @@ def build_gaiji_list(project: Project, db: Path, system: str, out_dir: Path) -> 
     xlsx, htmlp = out_dir / f"gaiji_list_{system}.xlsx", out_dir / f"gaiji_list_{system}.html"
 
     def write_xlsx(p):
-        wb = Workbook()
-        ws = wb.active
-        ws.title = "外字同定リスト"
-        ws.append(HEADER)
-        for c in ws[1]:
-            c.fill, c.font = PatternFill("solid", fgColor="1F4E78"), Font(bold=True, color="FFFFFF")
-        for r in table:
-            ws.append(r)
-        ws.freeze_panes = "A2"
-        ws.auto_filter.ref = f"A1:{get_column_letter(len(HEADER))}{len(table) + 1}"
-        for i, w in enumerate([10, 12, 16, 8, 8, 40, 40, 28, 14, 14, 40, 14], start=1):
-            ws.column_dimensions[get_column_letter(i)].width = w
-        wb.save(p)
+        wb = X.workbook(p)
+        st = X.Styles(wb)
+        ws = wb.add_worksheet("外字同定リスト")
+        X.write_row(ws, 0, HEADER, st.cell({**X.fill("1F4E78"), "bold": True, "font_color": "#FFFFFF"}))
+        plain = st.cell()
+        for r, row in enumerate(table, start=1):
+            X.write_row(ws, r, row, plain)
+        ws.freeze_panes(1, 0)
+        ws.autofilter(0, 0, len(table), len(HEADER) - 1)
+        for i, w in enumerate([10, 12, 16, 8, 8, 40, 40, 28, 14, 14, 40, 14]):
+            X.set_width(ws, i, w)
+        wb.close()
 
     def write_html(p):
         p.write_text(_ENV.get_template("gaiji_list.html.j2").render(name=name, header=HEADER, rows=table),

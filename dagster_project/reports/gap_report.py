@@ -4,6 +4,12 @@ Item by item of the standard data requirements: whether the system's data fits, 
 why, how many records and which (by internal key and line number, never names or 個人番号),
 with the owner's decision beside each gap. The decision itself is written in
 ``mappings/<system>/gap_decisions.yaml``; the next run shows it here.
+
+The workbook is written by XlsxWriter through the shared helpers of :mod:`core.xlsx_out` (text
+always as text); openpyxl reads it back in the tests. Writing the 13 workbooks: 20,000 residents
+1.0-1.3 -> 0.6 s, 100,000 residents 4.4 -> 2.1 s. XlsxWriter's ``constant_memory`` mode would fit
+(rows in order, no table) but was not faster (it writes every text inline, escaped cell by cell:
+0.77-0.83 s at 20,000, 2.0 s at 100,000), so the default mode.
 """
 
 from __future__ import annotations
@@ -13,14 +19,10 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
-from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.datavalidation import DataValidation
-
 from dagster_project.core import atomic
 from dagster_project.core.duck import open_warehouse
 from dagster_project.core.templates import ENV as _ENV
+from dagster_project.core import xlsx_out as X
 from dagster_project.spec.config import Project
 from dagster_project.spec.decisions import DECISIONS, NOT_NEEDED, TWIN, gap_status, load_decisions_checked, needing_decision, reconcile
 from dagster_project.core.settings import settings
@@ -171,42 +173,40 @@ def build_report(project: Project, db: Path, system: str, out_dir: Path, now: dt
 
 
 SEVERITY_JA = {"error": "エラー（移行不可の要因）", "warning": "警告"}
-HEAD_FILL = PatternFill("solid", fgColor="1F4E78")
-HEAD_FONT = Font(bold=True, color="FFFFFF")
+HEAD_STYLE = {**X.fill("1F4E78"), "bold": True, "font_color": "#FFFFFF", "valign": "vcenter", "text_wrap": True}
 
 
 def _write_xlsx(path: Path, title: str, summary, sheets) -> None:
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "概要"
-    ws["A1"] = f"{title} 標準データ要件 差異一覧（ギャップレポート）"
-    ws["A1"].font = Font(bold=True, size=14)
-    for i, (k, v) in enumerate(summary, start=3):
-        ws.cell(row=i, column=1, value=k).font = Font(bold=bool(k) and not k.startswith("　"))
-        ws.cell(row=i, column=2, value=v)
-    ws.column_dimensions["A"].width = 34
-    ws.column_dimensions["B"].width = 60
+    wb = X.workbook(path)
+    st = X.Styles(wb)
+    plain, bold = st.cell(), st.cell({"bold": True})
+    ws = wb.add_worksheet("概要")
+    X.write(ws, 0, 0, f"{title} 標準データ要件 差異一覧（ギャップレポート）", st.cell({"bold": True, "font_size": 14}))
+    for i, (k, v) in enumerate(summary, start=2):
+        X.write(ws, i, 0, k, bold if k and not k.startswith("　") else plain)
+        X.write(ws, i, 1, v, plain)
+    X.set_width(ws, 0, 34)
+    X.set_width(ws, 1, 60)
+    head = st.cell(HEAD_STYLE)
     for name, header, rows in sheets:
-        sh = wb.create_sheet(name)
-        sh.append(header)
-        for c in range(1, len(header) + 1):
-            cell = sh.cell(row=1, column=c)
-            cell.fill, cell.font = HEAD_FILL, HEAD_FONT
-            cell.alignment = Alignment(vertical="center", wrap_text=True)
-        for r in rows:
-            sh.append(r)
-        sh.freeze_panes = "A2"
-        sh.auto_filter.ref = f"A1:{get_column_letter(len(header))}{max(len(rows), 1) + 1}"
-        for c, h in enumerate(header, start=1):
-            width = max([len(str(h)) * 2] + [min(len(str(r[c - 1])) * 1.6, 60) for r in rows[:500]] + [8])
-            sh.column_dimensions[get_column_letter(c)].width = min(max(width, 10), 60)
+        sh = wb.add_worksheet(name)
+        X.write_row(sh, 0, header, head)
+        for r, row in enumerate(rows, start=1):
+            X.write_row(sh, r, row, plain)
+        sh.freeze_panes(1, 0)
+        sh.autofilter(0, 0, max(len(rows), 1), len(header) - 1)
+        for c, h in enumerate(header):
+            width = max([len(str(h)) * 2] + [min(len(str(r[c])) * 1.6, 60) for r in rows[:500]] + [8])
+            X.set_width(sh, c, min(max(width, 10), 60))
         if "対応方針" in header:
-            col = get_column_letter(header.index("対応方針") + 1)
-            dv = DataValidation(type="list", formula1='"' + ",".join(DECISIONS) + '"', allow_blank=True)
-            dv.error, dv.errorTitle = "一覧から選んでください", "対応方針"
-            sh.add_data_validation(dv)
-            dv.add(f"{col}2:{col}{max(len(rows), 1) + 200}")
-    wb.save(path)
+            col = header.index("対応方針")
+            # as before: the list to choose from, a wrong entry not refused (no error dialog)
+            rc = sh.data_validation(1, col, max(len(rows), 1) + 199, col, {
+                "validate": "list", "source": list(DECISIONS), "ignore_blank": True, "show_input": False,
+                "error_message": "一覧から選んでください", "error_title": "対応方針", "show_error": False})
+            if rc:
+                raise ValueError(f"「{name}」対応方針: XlsxWriter refused the list ({rc})")
+    wb.close()
 
 
 def _html(title: str, summary, sheets, kinds) -> str:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
+from openpyxl.utils import get_column_letter
 
 from dagster_project.reports import owner_sheets as S
 from tests.conftest import ROOT
@@ -74,7 +75,17 @@ def test_the_decision_columns_have_their_lists_and_the_sheets_print(extracted_ci
         for c in sheet.cols:
             if c.choices:
                 assert ",".join(c.choices) in lists, (sheet.name, c.name)
-        assert ws.page_setup.orientation == "landscape" and ws.page_setup.fitToWidth == 1
+        # one page wide (fitToWidth 1 is the schema default, which XlsxWriter leaves out), as tall as needed
+        assert ws.page_setup.orientation == "landscape" and ws.page_setup.fitToWidth in (None, 1)
+        assert ws.sheet_properties.pageSetUpPr.fitToPage and ws.page_setup.fitToHeight == 0
+        assert ws.page_setup.paperSize in (9, "9")      # A4
+        # an open status is painted pink: a conditional format's solid fill is its bgColor in Excel
+        rules = [(str(cf.sqref), r) for cf in ws.conditional_formatting for r in cf.rules]
+        col = get_column_letter(sheet.col("状態"))
+        assert len(rules) == 1, sheet.name
+        sqref, rule = rules[0]
+        assert rule.dxf.fill.bgColor.rgb[-6:] == "F8D7DA", sheet.name
+        assert rule.formula == [f'${col}{S.HEADER_ROW + 1}="未決定"'] and sqref.startswith(f"{col}{S.HEADER_ROW + 1}")
         assert ws.print_title_rows.replace("$", "") == f"{S.HEADER_ROW}:{S.HEADER_ROW}"
         assert ws.freeze_panes == f"A{S.HEADER_ROW + 1}"
         assert ws.tables, sheet.name
