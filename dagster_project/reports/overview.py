@@ -153,7 +153,10 @@ def _trend_chart(states: list[dict]) -> str:
                         scale=alt.Scale(domain=[OUTCOME_JA[k] for k in STATUS_ORDER],
                                         range=[COLOUR[k] for k in STATUS_ORDER])),
         opacity=alt.Opacity("kind:N", title="区分", scale=alt.Scale(domain=["記録", "見込み"], range=[1.0, 0.4]),
-                            legend=alt.Legend(labelExpr="datum.label == '記録' ? '記録（判定日以降）' : '見込み（判定日前）'")),
+                            legend=alt.Legend(labelExpr="datum.label == '記録' ? '記録（判定日以降）' : '見込み（判定日前）'",
+                                              # no cut at Vega's 160 px: with a wide Japanese font
+                                              # (IPAmj明朝, installed for the 外字 list) the label read 記録（判定日以…
+                                              labelLimit=0)),
         order=alt.Order("order_key:Q"),
         tooltip=["date:O", "status:N", "kind:N", "sum(systems):Q"],
     ).transform_calculate(
