@@ -244,9 +244,10 @@ def main(args: list[str]) -> int:
     if cmd == "test":
         ensure_browser()
         # two workers (one per core here; at most four), scheduled by tests/conftest.py: the
-        # modules of the session city on one worker, each other module whole on either
+        # modules of the session city on one worker, each other module whole on either; the 25
+        # slowest tests' own times are printed at the end, so CI shows where the suite's time goes
         return run([str(BIN / "pytest"), "--numprocesses", "auto", "--maxprocesses", "4",
-                    "--dist", "loadscope", *rest])
+                    "--dist", "loadscope", "--durations", "25", *rest])
     if cmd == "dev":
         return run([str(BIN / "dagster"), "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", "3000", *rest])
     return run([str(BIN / "kikan"), cmd, *rest])
