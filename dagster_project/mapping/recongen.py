@@ -80,7 +80,7 @@ def _select(targets: list[str]) -> str:
     return "select " + targets[0] if len(targets) == 1 else "select\n    " + ",\n    ".join(targets)
 
 
-def _amount_checks(label, t, amounts, stg, std, year, cfg, n) -> tuple[list[dict], list[tuple[str, str]]]:
+def _amount_checks(label, t, amounts, stg, std, year, cfg, n) -> tuple[list[list[dict]], list[tuple[str, str]]]:
     """金額: each integer item's total as the legacy file says it against the standard table's (by
     年度 where the table has one), and the count of legacy values that are no number at all.
 
@@ -105,19 +105,20 @@ def _amount_checks(label, t, amounts, stg, std, year, cfg, n) -> tuple[list[dict
     ctes = [(leg, _select(outer) + "\nfrom (\n    " + _select(inner).replace("\n", "\n    ")
              + f"\n    from {stg}\n) as l" + group),
             (tgt, _select(sums) + f"\nfrom {std}" + group)]
-    out = []
+    out = []                      # per item: its total, then its count of non-numbers
     for k, ri in enumerate(amounts, 1):
         it = ri.item
+        out.append([])
         if year:
             frm = (f"(\n    select\n        coalesce(a.y, b.y) as y,\n        cast(coalesce(a.s{k}, 0) as {WIDE}) as s,\n"
                    f"        cast(coalesce(b.t{k}, 0) as {WIDE}) as t\n    from {leg} as a\n"
                    f"    full outer join {tgt} as b on a.y = b.y\n)")
-            out.append(_check("金額", f"{q(label + ': ' + it.item_name + ' 合計（年度 ')} || y || '）'", "s", "t",
+            out[-1].append(_check("金額", f"{q(label + ': ' + it.item_name + ' 合計（年度 ')} || y || '）'", "s", "t",
                               cfg.amount_tolerance, frm=frm))
         else:
-            out.append(_check("金額", f"{label}: {it.item_name} 合計", f"select coalesce(sum(s{k}), 0) from {leg}",
+            out[-1].append(_check("金額", f"{label}: {it.item_name} 合計", f"select coalesce(sum(s{k}), 0) from {leg}",
                               f"select coalesce(sum(t{k}), 0) from {tgt}", cfg.amount_tolerance, cast_to=WIDE))
-        out.append(_check("金額", f"{label}: {it.item_name} 数値にできない現行の値（件）",
+        out[-1].append(_check("金額", f"{label}: {it.item_name} 数値にできない現行の値（件）",
                           f"select coalesce(sum(bad{k}), 0) from {leg}", "select 0", cfg.record_count_tolerance))
     return out, ctes
 
@@ -156,9 +157,7 @@ def recon_sql(system: str, tables: list[ResolvedTable], cfg: ReconConfig) -> str
         if amounts:
             got, more = _amount_checks(label, t, amounts, stg, std, year, cfg, len(ctes) // 2 + 1)
             ctes += more
-            # in the items' order, as before: each item's total, then its count of non-numbers
-            for ri, pair in zip(amounts, zip(got[::2], got[1::2])):
-                amount_checks[id(ri)] = list(pair)
+            amount_checks = {id(ri): c for ri, c in zip(amounts, got)}   # placed in the items' order below
         for ri in t.items:
             it = ri.item
             checks += amount_checks.get(id(ri), [])
