@@ -26,8 +26,9 @@ run reads or writes by default lies under ``var/``; each place can be moved by i
 
 The settings are read when asked (:func:`settings`), not at import: the CLI, the tests and the
 benchmark move the folders by setting the variables before a run, and a child process (dbt,
-the GX step) inherits them. dbt reads the warehouse through its profile's ``env_var``, from
-:meth:`Settings.dbt_env`, the one place that sets it.
+the GX step) inherits them. dbt reads the warehouse from ``KIKAN_WAREHOUSE`` in its environment
+(the profile's plugin, ``mapping/duck_dbt.py``), set by :meth:`Settings.dbt_env`, the one place
+that sets it.
 """
 
 from __future__ import annotations

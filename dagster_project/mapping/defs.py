@@ -170,12 +170,11 @@ def _keep_partial_parse(project: DbtProject, run_target: Path) -> None:
     """Carry this build's parse state back to ``dbt/target`` for the next rehearsal.
 
     dagster-dbt runs each invocation in a fresh target folder and seeds it with
-    ``dbt/target/partial_parse.msgpack``; that file comes from ``dbt parse`` on the default
-    warehouse path, and dbt discards a parse state whose profile differs (the DuckDB path is
-    part of the profile hash), so every rehearsal on another warehouse re-parsed all 330 nodes
-    (6 s of the 817k benchmark's dbt start-up). The build's own state is valid for the next
-    build on the same warehouse; dbt still re-checks every file's checksum. It is a saving only:
-    a copy that cannot be written (a full disk) is removed and the step goes on.
+    ``dbt/target/partial_parse.msgpack``. The profile names no warehouse (the plugin in
+    ``duck_dbt`` attaches it), so a parse state is valid for every warehouse, and the build's own
+    is the newest: the next build, and the overview's ``dbt docs generate``, re-check the files'
+    checksums instead of parsing all 400 nodes. It is a saving only: a copy that cannot be
+    written (a full disk) is removed and the step goes on.
     """
     src = Path(run_target) / "partial_parse.msgpack"
     if not src.exists():
@@ -260,7 +259,8 @@ def build_mapping_stage(project: DbtProject, name: str = "mapping_stage",
                 raise dg.Failure(description="mappings/ の変更でモデルが増減した: 定義を読み直す（Dagster UI の Reload、"
                                              "または kikan run）/ models were added or removed since the definitions "
                                              "loaded: reload the code location")
-        # dbt reads the warehouse from its profile's env_var; the dbt process inherits this environment
+        # dbt's plugin (duck_dbt) attaches the warehouse KIKAN_WAREHOUSE names; the dbt process
+        # inherits this environment
         os.environ.update(settings().dbt_env(warehouse.db_path))
         # no dbt.log: dbt's debug log repeats every error text, and the run log has the redacted stream
         invocation = dbt.cli(["build", "--log-level-file", "none"], context=context, raise_on_error=False)

@@ -84,7 +84,7 @@ def test_dagster_ui_and_its_servers_listen_on_loopback_only(tmp_path):
         node_dir = Path(os.environ.get("KIKAN_NODE_DIR") or ROOT / "node")
         seen = json.loads(subprocess.run(
             ["node", str(ROOT / "tests" / "browser" / "dagster_ui.mjs"), f"http://127.0.0.1:{port}", str(shots),
-             "readiness/gate_jumin"], cwd=node_dir.parent, env=dict(os.environ, KIKAN_NODE_DIR=str(node_dir)),
+             "readiness/gate_jumin", "住民記録システムの移行可否判定"], cwd=node_dir.parent, env=dict(os.environ, KIKAN_NODE_DIR=str(node_dir)),
             capture_output=True, text=True, timeout=300, check=True).stdout)
         assert seen["gate"]["blocked"] == [] and seen["runs"]["blocked"] == [], seen
         gate = seen["gate"]["text"]

@@ -2,6 +2,8 @@
 
 import os
 
+import pytest
+
 from dagster_project.mapping.defs import KEEP_TARGETS, _prune_targets
 
 
@@ -27,3 +29,51 @@ def test_only_the_newest_build_folders_of_the_step_stay(tmp_path):
     assert kept == sorted([current.name] + [p.name for p in old[-(KEEP_TARGETS - 1):]])
     assert other_step.exists() and partial.exists()
     assert len(kept) == KEEP_TARGETS
+
+
+def test_a_parse_state_is_valid_for_every_warehouse(tmp_path):
+    """The profile names no warehouse (the duck_dbt plugin attaches it at connect): a rehearsal on
+    another warehouse partial-parses instead of parsing every node again. Fails when a path (or
+    anything else that differs per warehouse) goes back into the profile."""
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from dagster_project.core.settings import settings
+
+    dbt_dir = settings().dbt_dir
+    dbt = str(Path(sys.executable).with_name("dbt"))
+    target = tmp_path / "target"
+    target.mkdir()
+    state = dbt_dir / "target" / "partial_parse.msgpack"
+    if state.exists():
+        shutil.copyfile(state, target / state.name)
+    outs = []
+    for name in ("a", "b"):
+        env = settings().dbt_env(tmp_path / name / "city.duckdb")
+        res = subprocess.run([dbt, "parse", "--target-path", str(target), "--log-level-file", "none"],
+                             cwd=dbt_dir, env=env, capture_output=True, text=True, timeout=600)
+        assert res.returncode == 0, res.stdout[-2000:]
+        outs.append(res.stdout)
+    assert "Unable to do partial parsing" not in outs[1], outs[1][-2000:]
+
+
+def test_the_plugin_attaches_the_warehouse_it_is_given(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from dagster_project.mapping.duck_dbt import Plugin
+
+    monkeypatch.setenv("KIKAN_WAREHOUSE", str(tmp_path / "w.duckdb"))
+    monkeypatch.delenv("KIKAN_WAREHOUSE_KEY", raising=False)
+    att = SimpleNamespace(alias="warehouse", path="KIKAN_WAREHOUSE", options=None)
+    config = {}
+    Plugin.__new__(Plugin).update_connection_config(SimpleNamespace(attach=[att]), config)
+    assert att.path == str(tmp_path / "w.duckdb") and att.options is None
+    assert config["temp_directory"] == str(tmp_path / "w.duckdb") + ".tmp"
+    monkeypatch.setenv("KIKAN_WAREHOUSE_KEY", "k" * 32)
+    Plugin.__new__(Plugin).update_connection_config(SimpleNamespace(attach=[att]), {})
+    assert att.options == {"encryption_key": "k" * 32}
+    monkeypatch.delenv("KIKAN_WAREHOUSE")
+    with pytest.raises(RuntimeError, match="KIKAN_WAREHOUSE"):
+        Plugin.__new__(Plugin).update_connection_config(SimpleNamespace(attach=[att]), {})
