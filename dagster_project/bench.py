@@ -78,18 +78,23 @@ def _tree_rss(root_pid: int) -> int:
 
 
 class MemorySampler:
-    """Samples (time, bytes) of the process tree in a thread; ``peak(t0, t1)`` over a window."""
+    """Samples (time, bytes) of the process tree in a thread; ``peak(t0, t1)`` over a window;
+    ``peak_self`` the same for this process alone (what the tree holds beyond it is the children's:
+    dbt, the GX child)."""
 
     def __init__(self, interval: float = 0.2):
         self.interval = interval
         self.samples: list[tuple[float, int]] = []
+        self.self_samples: list[tuple[float, int]] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
         pid = os.getpid()
         while not self._stop.is_set():
-            self.samples.append((time.time(), _tree_rss(pid)))
+            t = time.time()
+            self.samples.append((t, _tree_rss(pid)))
+            self.self_samples.append((t, _self_rss()))
             self._stop.wait(self.interval)
 
     def __enter__(self):
@@ -102,6 +107,9 @@ class MemorySampler:
 
     def peak(self, t0: float = 0.0, t1: float = float("inf")) -> int:
         return max((b for t, b in self.samples if t0 <= t <= t1), default=0)
+
+    def peak_self(self, t0: float = 0.0, t1: float = float("inf")) -> int:
+        return max((b for t, b in self.self_samples if t0 <= t <= t1), default=0)
 
 
 # ---------------------------------------------------------------- the city, cached by size and seed
@@ -301,6 +309,7 @@ def bench_one(residents: int, seed: int, root: Path) -> dict:
     stats = instance.get_run_step_stats(main_run.run_id)
     stages: dict[str, float] = {}
     peaks: dict[str, int] = {}
+    peaks_self: dict[str, int] = {}   # this process alone; the rest of the tree's peak is dbt's or GX's
     dbt_window = None
     for s in stats:
         stage = _stage_of_step(s.step_key)
@@ -313,17 +322,20 @@ def bench_one(residents: int, seed: int, root: Path) -> dict:
             continue
         stages[stage] = stages.get(stage, 0.0) + (s.end_time - s.start_time)
         peaks[stage] = max(peaks.get(stage, 0), mem.peak(s.start_time, s.end_time))
+        peaks_self[stage] = max(peaks_self.get(stage, 0), mem.peak_self(s.start_time, s.end_time))
     charset_busy = None
     if dbt_window:
-        dbt_peak = mem.peak(*dbt_window)
+        dbt_peak, dbt_peak_self = mem.peak(*dbt_window), mem.peak_self(*dbt_window)
         rr = _latest_run_results(t_start)
         charset_busy = sum(float(r.get("execution_time") or 0) for r in rr["results"]
                            if r["unique_id"].startswith("model.") and r["unique_id"].endswith("__chars"))
         for layer, secs in split_dbt(rr, *dbt_window).items():
             stages[layer] = stages.get(layer, 0.0) + secs
             peaks[layer] = max(peaks.get(layer, 0), dbt_peak)
+            peaks_self[layer] = max(peaks_self.get(layer, 0), dbt_peak_self)
     stages["exports"] = t_end - t_job
     peaks["exports"] = mem.peak(t_job, t_end)
+    peaks_self["exports"] = mem.peak_self(t_job, t_end)
     overview_run = next((r for r in runs if r.job_name == "readiness_overview"), None)
     if overview_run:
         ov = [s for s in instance.get_run_step_stats(overview_run.run_id) if s.end_time and s.start_time]
@@ -337,7 +349,8 @@ def bench_one(residents: int, seed: int, root: Path) -> dict:
         secs = stages[name]
         rows.append({"stage": name, "seconds": round(secs, 2), "ratio_to_floor": round(secs / floor["seconds"], 2),
                      "records_per_s": round(counts["legacy_records"] / secs) if secs > 0.05 else None,
-                     "peak_rss_mib": round(peaks.get(name, 0) / 2**20)})
+                     "peak_rss_mib": round(peaks.get(name, 0) / 2**20),
+                     "peak_self_rss_mib": round(peaks_self.get(name, 0) / 2**20)})
     other = whole - sum(stages.values())
     rows.append({"stage": "Dagster and between steps", "seconds": round(other, 2),
                  "ratio_to_floor": round(other / floor["seconds"], 2), "records_per_s": None, "peak_rss_mib": None})
@@ -403,6 +416,20 @@ def _self_rss() -> int:
         return int(fh.read().split()[1]) * PAGE
 
 
+def _malloc_trim() -> bool:
+    """glibc's ``malloc_trim(0)``: give the allocator's free pages back to the system; False where
+    there is no glibc (the number is then left out)."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.malloc_trim(0)
+        return True
+    except (OSError, AttributeError):
+        return False
+
+
 def rehearsals(residents: int, seed: int, root: Path, n: int, ephemeral: bool = False) -> dict:
     """``n`` rehearsals of the whole pipeline in a row, in this one process, on one warehouse (as
     the daily schedule does, but without a fresh process per run, which is the harder case for
@@ -424,11 +451,21 @@ def rehearsals(residents: int, seed: int, root: Path, n: int, ephemeral: bool = 
             ok = run_job(instance=instance, quiet=True)
             t1 = time.time()
             gc.collect()
+            # what a leak would show (live Python objects, and the memory still held once the C
+            # allocator has handed its free pages back) beside what the process merely retains
+            held = _self_rss()
+            objects = len(gc.get_objects())
+            trimmed = _self_rss() if _malloc_trim() else None
             runs.append({"rehearsal": i + 1, "ok": ok, "seconds": round(t1 - t0, 1),
                          "peak_tree_mib": round(mem.peak(t0, t1) / 2**20),
-                         "after_run_self_mib": round(_self_rss() / 2**20)})
+                         "after_run_self_mib": round(held / 2**20),
+                         "after_trim_self_mib": None if trimmed is None else round(trimmed / 2**20),
+                         "python_objects": objects})
             print(f"rehearsal {i + 1}/{n}: {runs[-1]['seconds']} s, peak {runs[-1]['peak_tree_mib']:,} MiB, "
-                  f"this process holds {runs[-1]['after_run_self_mib']:,} MiB after it", flush=True)
+                  f"this process holds {runs[-1]['after_run_self_mib']:,} MiB after it"
+                  + ("" if trimmed is None else f", {runs[-1]['after_trim_self_mib']:,} MiB once malloc_trim "
+                     "has returned the allocator's free pages")
+                  + f"; {objects:,} Python objects", flush=True)
     return {"residents": residents, "seed": seed, "instance": "ephemeral" if ephemeral else "persistent", "runs": runs}
 
 

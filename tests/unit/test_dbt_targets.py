@@ -71,6 +71,11 @@ def test_the_plugin_attaches_the_warehouse_it_is_given(tmp_path, monkeypatch):
     Plugin.__new__(Plugin).update_connection_config(SimpleNamespace(attach=[att]), config)
     assert att.path == str(tmp_path / "w.duckdb") and att.options is None
     assert config["temp_directory"] == str(tmp_path / "w.duckdb") + ".tmp"
+    assert config["memory_limit"] == "2GB"   # the default share: the 817k build's tree peaked at 5 GiB without
+    monkeypatch.setenv("KIKAN_DBT_MEMORY_LIMIT", "6GB")
+    config = {}
+    Plugin.__new__(Plugin).update_connection_config(SimpleNamespace(attach=[att]), config)
+    assert config["memory_limit"] == "6GB"
     monkeypatch.setenv("KIKAN_WAREHOUSE_KEY", "k" * 32)
     Plugin.__new__(Plugin).update_connection_config(SimpleNamespace(attach=[att]), {})
     assert att.options == {"encryption_key": "k" * 32}
