@@ -146,12 +146,14 @@ def _staging_field(f, layout: Layout, decisions: list[tuple[str, str]]) -> dict:
         unknown = [k for k, v in layout.date_sentinels.items() if v == "unknown"]
         opened = [k for k, v in layout.date_sentinels.items() if v == "open"]
         out["final"] = macro_call("date_columns", c, unknown=unknown or None, open=opened or None)
+        out["form"] = macro_call("date_form", c, f.style)
     elif f.type == "amount":
         if f.zoned:
-            out["final"] = macro_call("amount_columns", c, ZONED_PATTERN, positive=ZONED_POSITIVE,
-                                      negative=ZONED_NEGATIVE)
+            out["form"] = macro_call("amount_form", c, ZONED_PATTERN, positive=ZONED_POSITIVE,
+                                     negative=ZONED_NEGATIVE)
         else:
-            out["final"] = macro_call("amount_columns", c, AMOUNT_PATTERN)
+            out["form"] = macro_call("amount_form", c, AMOUNT_PATTERN)
+        out["final"] = macro_call("amount_columns", c)
     return out
 
 
@@ -162,6 +164,7 @@ def staging_sql(system: str, layout: Layout, lf: LayoutFile, decisions: list[tup
     return render(
         "staging.sql.j2", header=header([layout_file(system), GAIJI]), system=layout.system, label=lf.label,
         file=lf.file, source_table=f"{system}__{lf.table}", fields=fields, dates=dates,
+        forms=[f for f in fields if "form" in f],
         decisions=[f"U+{ord(pua):04X} → {ch}" for pua, ch in decisions]
         if any(f.type in ("text", "kana", "alpha") for f in lf.fields) else [],
         groups=[f for f in dates if f["style"] in ("era_dotted", "ymd_slash")],

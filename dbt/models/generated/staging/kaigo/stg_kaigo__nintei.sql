@@ -30,14 +30,24 @@ normalized as (
     from trimmed
 ),
 
--- each date's form, pieces and the days its era allows
+-- each date's and amount's form, checked once (and an amount's number, read once)
+forms as (
+    select
+        *,
+        {{ kikan.date_form('nintei_kaishi', 'ymd8') }},
+        {{ kikan.date_form('nintei_shuryo', 'ymd8') }},
+        {{ kikan.date_form('shinsei_date', 'ymd8') }}
+    from normalized
+),
+
+-- each date's pieces and the days its era allows
 parts as (
     select
         *,
         {{ kikan.date_parts('nintei_kaishi', 'ymd8') }},
         {{ kikan.date_parts('nintei_shuryo', 'ymd8') }},
         {{ kikan.date_parts('shinsei_date', 'ymd8') }}
-    from normalized
+    from forms
 ),
 
 -- the day the pieces name (null for 31 February)

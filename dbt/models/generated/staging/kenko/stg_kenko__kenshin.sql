@@ -44,12 +44,23 @@ grouped as (
     from normalized
 ),
 
--- each date's form, pieces and the days its era allows
+-- each date's and amount's form, checked once (and an amount's number, read once)
+forms as (
+    select
+        *,
+        {{ kikan.date_form('jushin_date', 'ymd_slash') }},
+        {{ kikan.amount_form('shincho', '-?[0-9]+') }},
+        {{ kikan.amount_form('taiju', '-?[0-9]+') }},
+        {{ kikan.amount_form('ketsuatsu', '-?[0-9]+') }}
+    from grouped
+),
+
+-- each date's pieces and the days its era allows
 parts as (
     select
         *,
         {{ kikan.date_parts('jushin_date', 'ymd_slash') }}
-    from grouped
+    from forms
 ),
 
 -- the day the pieces name (null for 31 February)
@@ -69,9 +80,9 @@ final as (
         atena_no,
         kenshin_shubetsu,
         {{ kikan.date_columns('jushin_date') }},
-        {{ kikan.amount_columns('shincho', '-?[0-9]+') }},
-        {{ kikan.amount_columns('taiju', '-?[0-9]+') }},
-        {{ kikan.amount_columns('ketsuatsu', '-?[0-9]+') }},
+        {{ kikan.amount_columns('shincho') }},
+        {{ kikan.amount_columns('taiju') }},
+        {{ kikan.amount_columns('ketsuatsu') }},
         hantei
     from candidates
 )

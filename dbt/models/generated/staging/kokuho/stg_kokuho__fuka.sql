@@ -32,6 +32,17 @@ normalized as (
     from trimmed
 ),
 
+-- each date's and amount's form, checked once (and an amount's number, read once)
+forms as (
+    select
+        *,
+        {{ kikan.amount_form('iryo', '-?[0-9]+') }},
+        {{ kikan.amount_form('shien', '-?[0-9]+') }},
+        {{ kikan.amount_form('kaigo', '-?[0-9]+') }},
+        {{ kikan.amount_form('gokei', '-?[0-9]+') }}
+    from normalized
+),
+
 final as (
     select
         _record_no,
@@ -39,11 +50,11 @@ final as (
         _overlong,
         nendo,
         setai_no,
-        {{ kikan.amount_columns('iryo', '-?[0-9]+') }},
-        {{ kikan.amount_columns('shien', '-?[0-9]+') }},
-        {{ kikan.amount_columns('kaigo', '-?[0-9]+') }},
-        {{ kikan.amount_columns('gokei', '-?[0-9]+') }}
-    from normalized
+        {{ kikan.amount_columns('iryo') }},
+        {{ kikan.amount_columns('shien') }},
+        {{ kikan.amount_columns('kaigo') }},
+        {{ kikan.amount_columns('gokei') }}
+    from forms
 )
 
 select * from final

@@ -32,13 +32,22 @@ normalized as (
     from trimmed
 ),
 
--- each date's form, pieces and the days its era allows
+-- each date's and amount's form, checked once (and an amount's number, read once)
+forms as (
+    select
+        *,
+        {{ kikan.date_form('hensei_date', 'era7') }},
+        {{ kikan.date_form('shojo_date', 'era7') }}
+    from normalized
+),
+
+-- each date's pieces and the days its era allows
 parts as (
     select
         *,
         {{ kikan.date_parts('hensei_date', 'era7', meiji_start='1868-10-23') }},
         {{ kikan.date_parts('shojo_date', 'era7', meiji_start='1868-10-23') }}
-    from normalized
+    from forms
 ),
 
 -- the day the pieces name (null for 31 February)

@@ -36,12 +36,20 @@ grouped as (
     from normalized
 ),
 
--- each date's form, pieces and the days its era allows
+-- each date's and amount's form, checked once (and an amount's number, read once)
+forms as (
+    select
+        *,
+        {{ kikan.date_form('birth', 'era_dotted') }}
+    from grouped
+),
+
+-- each date's pieces and the days its era allows
 parts as (
     select
         *,
         {{ kikan.date_parts('birth', 'era_dotted') }}
-    from grouped
+    from forms
 ),
 
 -- the day the pieces name (null for 31 February)

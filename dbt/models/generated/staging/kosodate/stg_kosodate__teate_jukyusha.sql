@@ -40,12 +40,21 @@ grouped as (
     from normalized
 ),
 
--- each date's form, pieces and the days its era allows
+-- each date's and amount's form, checked once (and an amount's number, read once)
+forms as (
+    select
+        *,
+        {{ kikan.date_form('nintei_date', 'era_dotted') }},
+        {{ kikan.amount_form('getsugaku', '-?[0-9]+') }}
+    from grouped
+),
+
+-- each date's pieces and the days its era allows
 parts as (
     select
         *,
         {{ kikan.date_parts('nintei_date', 'era_dotted') }}
-    from grouped
+    from forms
 ),
 
 -- the day the pieces name (null for 31 February)
@@ -64,7 +73,7 @@ final as (
         jukyusha_no,
         atena_no,
         {{ kikan.date_columns('nintei_date') }},
-        {{ kikan.amount_columns('getsugaku', '-?[0-9]+') }},
+        {{ kikan.amount_columns('getsugaku') }},
         jido_su,
         jotai
     from candidates

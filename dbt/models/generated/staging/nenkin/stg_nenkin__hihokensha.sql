@@ -43,13 +43,22 @@ grouped as (
     from normalized
 ),
 
--- each date's form, pieces and the days its era allows
+-- each date's and amount's form, checked once (and an amount's number, read once)
+forms as (
+    select
+        *,
+        {{ kikan.date_form('shutoku_date', 'era_dotted') }},
+        {{ kikan.date_form('soshitsu_date', 'era_dotted') }}
+    from grouped
+),
+
+-- each date's pieces and the days its era allows
 parts as (
     select
         *,
         {{ kikan.date_parts('shutoku_date', 'era_dotted') }},
         {{ kikan.date_parts('soshitsu_date', 'era_dotted') }}
-    from grouped
+    from forms
 ),
 
 -- the day the pieces name (null for 31 February)

@@ -41,13 +41,22 @@ grouped as (
     from normalized
 ),
 
--- each date's form, pieces and the days its era allows
+-- each date's and amount's form, checked once (and an amount's number, read once)
+forms as (
+    select
+        *,
+        {{ kikan.date_form('kaishi_date', 'era_dotted') }},
+        {{ kikan.date_form('haishi_date', 'era_dotted') }}
+    from grouped
+),
+
+-- each date's pieces and the days its era allows
 parts as (
     select
         *,
         {{ kikan.date_parts('kaishi_date', 'era_dotted') }},
         {{ kikan.date_parts('haishi_date', 'era_dotted') }}
-    from grouped
+    from forms
 ),
 
 -- the day the pieces name (null for 31 February)

@@ -30,12 +30,23 @@ normalized as (
     from trimmed
 ),
 
--- each date's form, pieces and the days its era allows
+-- each date's and amount's form, checked once (and an amount's number, read once)
+forms as (
+    select
+        *,
+        {{ kikan.date_form('shikyu_ym', 'ym6') }},
+        {{ kikan.amount_form('seikatsu', '-?[0-9]+') }},
+        {{ kikan.amount_form('jutaku', '-?[0-9]+') }},
+        {{ kikan.amount_form('iryo', '-?[0-9]+') }}
+    from normalized
+),
+
+-- each date's pieces and the days its era allows
 parts as (
     select
         *,
         {{ kikan.date_parts('shikyu_ym', 'ym6') }}
-    from normalized
+    from forms
 ),
 
 -- the day the pieces name (null for 31 February)
@@ -53,9 +64,9 @@ final as (
         _overlong,
         case_no,
         {{ kikan.date_columns('shikyu_ym') }},
-        {{ kikan.amount_columns('seikatsu', '-?[0-9]+') }},
-        {{ kikan.amount_columns('jutaku', '-?[0-9]+') }},
-        {{ kikan.amount_columns('iryo', '-?[0-9]+') }}
+        {{ kikan.amount_columns('seikatsu') }},
+        {{ kikan.amount_columns('jutaku') }},
+        {{ kikan.amount_columns('iryo') }}
     from candidates
 )
 

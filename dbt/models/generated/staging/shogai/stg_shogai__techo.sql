@@ -36,13 +36,22 @@ normalized as (
     from trimmed
 ),
 
--- each date's form, pieces and the days its era allows
+-- each date's and amount's form, checked once (and an amount's number, read once)
+forms as (
+    select
+        *,
+        {{ kikan.date_form('kofu_date', 'era7') }},
+        {{ kikan.date_form('sainintei_date', 'era7') }}
+    from normalized
+),
+
+-- each date's pieces and the days its era allows
 parts as (
     select
         *,
         {{ kikan.date_parts('kofu_date', 'era7') }},
         {{ kikan.date_parts('sainintei_date', 'era7') }}
-    from normalized
+    from forms
 ),
 
 -- the day the pieces name (null for 31 February)

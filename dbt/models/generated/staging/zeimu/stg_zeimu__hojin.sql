@@ -34,12 +34,22 @@ normalized as (
     from trimmed
 ),
 
--- each date's form, pieces and the days its era allows
+-- each date's and amount's form, checked once (and an amount's number, read once)
+forms as (
+    select
+        *,
+        {{ kikan.date_form('jigyo_kaishi', 'ymd8') }},
+        {{ kikan.amount_form('kintowari', '[0-9]*[0-9{}A-R]', positive='{ABCDEFGHI', negative='}JKLMNOPQR') }},
+        {{ kikan.amount_form('hojinzeiwari', '[0-9]*[0-9{}A-R]', positive='{ABCDEFGHI', negative='}JKLMNOPQR') }}
+    from normalized
+),
+
+-- each date's pieces and the days its era allows
 parts as (
     select
         *,
         {{ kikan.date_parts('jigyo_kaishi', 'ymd8') }}
-    from normalized
+    from forms
 ),
 
 -- the day the pieces name (null for 31 February)
@@ -59,8 +69,8 @@ final as (
         hojin_mei,
         shozaichi,
         {{ kikan.date_columns('jigyo_kaishi', unknown=['0000000'], open=['9999999']) }},
-        {{ kikan.amount_columns('kintowari', '[0-9]*[0-9{}A-R]', positive='{ABCDEFGHI', negative='}JKLMNOPQR') }},
-        {{ kikan.amount_columns('hojinzeiwari', '[0-9]*[0-9{}A-R]', positive='{ABCDEFGHI', negative='}JKLMNOPQR') }},
+        {{ kikan.amount_columns('kintowari') }},
+        {{ kikan.amount_columns('hojinzeiwari') }},
         shinkoku_kubun
     from candidates
 )

@@ -36,6 +36,15 @@ normalized as (
     from trimmed
 ),
 
+-- each date's and amount's form, checked once (and an amount's number, read once)
+forms as (
+    select
+        *,
+        {{ kikan.amount_form('yuka_menseki', '[0-9]*[0-9{}A-R]', positive='{ABCDEFGHI', negative='}JKLMNOPQR') }},
+        {{ kikan.amount_form('hyoka', '[0-9]*[0-9{}A-R]', positive='{ABCDEFGHI', negative='}JKLMNOPQR') }}
+    from normalized
+),
+
 final as (
     select
         _record_no,
@@ -45,11 +54,11 @@ final as (
         owner_atena_no,
         shozai,
         kozo,
-        {{ kikan.amount_columns('yuka_menseki', '[0-9]*[0-9{}A-R]', positive='{ABCDEFGHI', negative='}JKLMNOPQR') }},
+        {{ kikan.amount_columns('yuka_menseki') }},
         kenchiku_nen,
-        {{ kikan.amount_columns('hyoka', '[0-9]*[0-9{}A-R]', positive='{ABCDEFGHI', negative='}JKLMNOPQR') }},
+        {{ kikan.amount_columns('hyoka') }},
         filler
-    from normalized
+    from forms
 )
 
 select * from final

@@ -34,12 +34,21 @@ normalized as (
     from trimmed
 ),
 
--- each date's form, pieces and the days its era allows
+-- each date's and amount's form, checked once (and an amount's number, read once)
+forms as (
+    select
+        *,
+        {{ kikan.date_form('shonendo', 'ym6') }},
+        {{ kikan.amount_form('zeigaku', '[0-9]*[0-9{}A-R]', positive='{ABCDEFGHI', negative='}JKLMNOPQR') }}
+    from normalized
+),
+
+-- each date's pieces and the days its era allows
 parts as (
     select
         *,
         {{ kikan.date_parts('shonendo', 'ym6') }}
-    from normalized
+    from forms
 ),
 
 -- the day the pieces name (null for 31 February)
@@ -59,7 +68,7 @@ final as (
         owner_atena_no,
         shashu,
         {{ kikan.date_columns('shonendo', unknown=['0000000'], open=['9999999']) }},
-        {{ kikan.amount_columns('zeigaku', '[0-9]*[0-9{}A-R]', positive='{ABCDEFGHI', negative='}JKLMNOPQR') }},
+        {{ kikan.amount_columns('zeigaku') }},
         genmen,
         filler
     from candidates

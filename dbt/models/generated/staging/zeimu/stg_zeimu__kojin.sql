@@ -32,6 +32,17 @@ normalized as (
     from trimmed
 ),
 
+-- each date's and amount's form, checked once (and an amount's number, read once)
+forms as (
+    select
+        *,
+        {{ kikan.amount_form('shotoku', '[0-9]*[0-9{}A-R]', positive='{ABCDEFGHI', negative='}JKLMNOPQR') }},
+        {{ kikan.amount_form('shotokuwari', '[0-9]*[0-9{}A-R]', positive='{ABCDEFGHI', negative='}JKLMNOPQR') }},
+        {{ kikan.amount_form('kintowari', '[0-9]*[0-9{}A-R]', positive='{ABCDEFGHI', negative='}JKLMNOPQR') }},
+        {{ kikan.amount_form('nenzei', '[0-9]*[0-9{}A-R]', positive='{ABCDEFGHI', negative='}JKLMNOPQR') }}
+    from normalized
+),
+
 final as (
     select
         _record_no,
@@ -39,11 +50,11 @@ final as (
         _overlong,
         nendo,
         atena_no,
-        {{ kikan.amount_columns('shotoku', '[0-9]*[0-9{}A-R]', positive='{ABCDEFGHI', negative='}JKLMNOPQR') }},
-        {{ kikan.amount_columns('shotokuwari', '[0-9]*[0-9{}A-R]', positive='{ABCDEFGHI', negative='}JKLMNOPQR') }},
-        {{ kikan.amount_columns('kintowari', '[0-9]*[0-9{}A-R]', positive='{ABCDEFGHI', negative='}JKLMNOPQR') }},
-        {{ kikan.amount_columns('nenzei', '[0-9]*[0-9{}A-R]', positive='{ABCDEFGHI', negative='}JKLMNOPQR') }}
-    from normalized
+        {{ kikan.amount_columns('shotoku') }},
+        {{ kikan.amount_columns('shotokuwari') }},
+        {{ kikan.amount_columns('kintowari') }},
+        {{ kikan.amount_columns('nenzei') }}
+    from forms
 )
 
 select * from final

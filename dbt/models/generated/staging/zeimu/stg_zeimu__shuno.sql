@@ -38,13 +38,24 @@ normalized as (
     from trimmed
 ),
 
--- each date's form, pieces and the days its era allows
+-- each date's and amount's form, checked once (and an amount's number, read once)
+forms as (
+    select
+        *,
+        {{ kikan.amount_form('chotei', '[0-9]*[0-9{}A-R]', positive='{ABCDEFGHI', negative='}JKLMNOPQR') }},
+        {{ kikan.amount_form('shuno', '[0-9]*[0-9{}A-R]', positive='{ABCDEFGHI', negative='}JKLMNOPQR') }},
+        {{ kikan.date_form('shuno_date', 'era7') }},
+        {{ kikan.date_form('noki_date', 'era7') }}
+    from normalized
+),
+
+-- each date's pieces and the days its era allows
 parts as (
     select
         *,
         {{ kikan.date_parts('shuno_date', 'era7') }},
         {{ kikan.date_parts('noki_date', 'era7') }}
-    from normalized
+    from forms
 ),
 
 -- the day the pieces name (null for 31 February)
@@ -66,8 +77,8 @@ final as (
         atena_no,
         zeimoku,
         nendo,
-        {{ kikan.amount_columns('chotei', '[0-9]*[0-9{}A-R]', positive='{ABCDEFGHI', negative='}JKLMNOPQR') }},
-        {{ kikan.amount_columns('shuno', '[0-9]*[0-9{}A-R]', positive='{ABCDEFGHI', negative='}JKLMNOPQR') }},
+        {{ kikan.amount_columns('chotei') }},
+        {{ kikan.amount_columns('shuno') }},
         {{ kikan.date_columns('shuno_date', unknown=['0000000'], open=['9999999']) }},
         {{ kikan.date_columns('noki_date', unknown=['0000000'], open=['9999999']) }}
     from candidates

@@ -34,6 +34,16 @@ normalized as (
     from trimmed
 ),
 
+-- each date's and amount's form, checked once (and an amount's number, read once)
+forms as (
+    select
+        *,
+        {{ kikan.amount_form('chiseki', '[0-9]*[0-9{}A-R]', positive='{ABCDEFGHI', negative='}JKLMNOPQR') }},
+        {{ kikan.amount_form('hyoka', '[0-9]*[0-9{}A-R]', positive='{ABCDEFGHI', negative='}JKLMNOPQR') }},
+        {{ kikan.amount_form('kazei_hyojun', '[0-9]*[0-9{}A-R]', positive='{ABCDEFGHI', negative='}JKLMNOPQR') }}
+    from normalized
+),
+
 final as (
     select
         _record_no,
@@ -43,10 +53,10 @@ final as (
         owner_atena_no,
         shozai,
         chimoku,
-        {{ kikan.amount_columns('chiseki', '[0-9]*[0-9{}A-R]', positive='{ABCDEFGHI', negative='}JKLMNOPQR') }},
-        {{ kikan.amount_columns('hyoka', '[0-9]*[0-9{}A-R]', positive='{ABCDEFGHI', negative='}JKLMNOPQR') }},
-        {{ kikan.amount_columns('kazei_hyojun', '[0-9]*[0-9{}A-R]', positive='{ABCDEFGHI', negative='}JKLMNOPQR') }}
-    from normalized
+        {{ kikan.amount_columns('chiseki') }},
+        {{ kikan.amount_columns('hyoka') }},
+        {{ kikan.amount_columns('kazei_hyojun') }}
+    from forms
 )
 
 select * from final
