@@ -416,6 +416,27 @@ def _self_rss() -> int:
         return int(fh.read().split()[1]) * PAGE
 
 
+def _rss_by_mapping() -> dict[str, int]:
+    """This process's resident bytes per kind of mapping (/proc/self/smaps): the heap, anonymous
+    memory (other allocators' arenas, thread stacks), and each mapped file by name. Where a growth
+    between rehearsals lives says whose it is."""
+    out: dict[str, int] = {}
+    name = "[anon]"
+    try:
+        with open("/proc/self/smaps", encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                head = line.split(None, 5)
+                if head and "-" in head[0] and len(head) >= 5 and ":" in head[3]:
+                    name = head[5].strip() if len(head) > 5 and head[5].strip() else "[anon]"
+                    if name.startswith("/"):
+                        name = Path(name).name
+                elif line.startswith("Rss:"):
+                    out[name] = out.get(name, 0) + int(line.split()[1]) * 1024
+    except OSError:
+        return {}
+    return out
+
+
 def _malloc_trim() -> bool:
     """glibc's ``malloc_trim(0)``: give the allocator's free pages back to the system; False where
     there is no glibc (the number is then left out)."""
@@ -456,16 +477,20 @@ def rehearsals(residents: int, seed: int, root: Path, n: int, ephemeral: bool = 
             held = _self_rss()
             objects = len(gc.get_objects())
             trimmed = _self_rss() if _malloc_trim() else None
+            maps = _rss_by_mapping()
             runs.append({"rehearsal": i + 1, "ok": ok, "seconds": round(t1 - t0, 1),
                          "peak_tree_mib": round(mem.peak(t0, t1) / 2**20),
                          "after_run_self_mib": round(held / 2**20),
                          "after_trim_self_mib": None if trimmed is None else round(trimmed / 2**20),
-                         "python_objects": objects})
+                         "python_objects": objects,
+                         "rss_by_mapping_mib": {k: round(v / 2**20) for k, v in
+                                                sorted(maps.items(), key=lambda kv: -kv[1])[:8]}})
             print(f"rehearsal {i + 1}/{n}: {runs[-1]['seconds']} s, peak {runs[-1]['peak_tree_mib']:,} MiB, "
                   f"this process holds {runs[-1]['after_run_self_mib']:,} MiB after it"
                   + ("" if trimmed is None else f", {runs[-1]['after_trim_self_mib']:,} MiB once malloc_trim "
                      "has returned the allocator's free pages")
-                  + f"; {objects:,} Python objects", flush=True)
+                  + f"; {objects:,} Python objects; resident by mapping (MiB): "
+                  + ", ".join(f"{k} {v:,}" for k, v in runs[-1]["rss_by_mapping_mib"].items()), flush=True)
     return {"residents": residents, "seed": seed, "instance": "ephemeral" if ephemeral else "persistent", "runs": runs}
 
 
