@@ -142,8 +142,10 @@ def _console(stream=None):
 def run_job(systems: list[str] | None = None, instance=None, quiet: bool = False, progress: bool | None = None) -> bool:
     """The main job (or the systems' subset of it), then the overview job, in process; True when
     nothing failed but gate blocks."""
+    from dagster_project.core.memory import tame_glibc_malloc
     from dagster_project.mapping.dbt_project import prepare
 
+    tame_glibc_malloc()   # rehearsal after rehearsal in one process: no growth left in glibc's arenas
     prepare()   # the explicit step: regenerate and re-parse when mappings/ or seeds/ changed
     from dagster_project.definitions import defs
 
