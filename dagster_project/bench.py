@@ -437,20 +437,6 @@ def _rss_by_mapping() -> dict[str, int]:
     return out
 
 
-def _malloc_trim() -> bool:
-    """glibc's ``malloc_trim(0)``: give the allocator's free pages back to the system; False where
-    there is no glibc (the number is then left out)."""
-    import ctypes
-    import ctypes.util
-
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        libc.malloc_trim(0)
-        return True
-    except (OSError, AttributeError):
-        return False
-
-
 def rehearsals(residents: int, seed: int, root: Path, n: int, ephemeral: bool = False) -> dict:
     """``n`` rehearsals of the whole pipeline in a row, in this one process, on one warehouse (as
     the daily schedule does, but without a fresh process per run, which is the harder case for
@@ -459,6 +445,8 @@ def rehearsals(residents: int, seed: int, root: Path, n: int, ephemeral: bool = 
     instance (SQLite, under the run folder's dagster_home), as ``kikan run``'s do, so its storage
     is part of what is measured; ``ephemeral`` keeps them in memory instead."""
     import gc
+
+    from dagster_project.core.memory import malloc_trim
 
     city, _, run_dir = _prepare_run(residents, seed, root, "rehearsals")
     from dagster_project.runner import _instance, run_job
@@ -476,7 +464,7 @@ def rehearsals(residents: int, seed: int, root: Path, n: int, ephemeral: bool = 
             # allocator has handed its free pages back) beside what the process merely retains
             held = _self_rss()
             objects = len(gc.get_objects())
-            trimmed = _self_rss() if _malloc_trim() else None
+            trimmed = _self_rss() if malloc_trim() else None
             maps = _rss_by_mapping()
             runs.append({"rehearsal": i + 1, "ok": ok, "seconds": round(t1 - t0, 1),
                          "peak_tree_mib": round(mem.peak(t0, t1) / 2**20),

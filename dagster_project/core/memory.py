@@ -26,16 +26,32 @@ ARENA_MAX = 2                 # one per core of the 2-core machine the project s
 _done = False
 
 
+def _glibc(name: str):
+    """A function of the C library by name, or None where there is no such (no glibc)."""
+    try:
+        return getattr(ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6"), name)
+    except (OSError, AttributeError):
+        return None
+
+
 def tame_glibc_malloc() -> bool:
     """Set the two once per process; False where there is no glibc (nothing to do)."""
     global _done
     if _done:
         return True
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
+    mallopt = _glibc("mallopt")
+    if mallopt is None:
         return False
     ok = bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(mallopt(M_ARENA_MAX, ARENA_MAX))
     _done = ok
     return ok
+
+
+def malloc_trim() -> bool:
+    """glibc's ``malloc_trim(0)``: give the allocator's free pages back to the system (the
+    benchmark's measure of what a rehearsal still holds); False where there is no glibc."""
+    trim = _glibc("malloc_trim")
+    if trim is None:
+        return False
+    trim(0)
+    return True
