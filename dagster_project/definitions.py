@@ -55,7 +55,7 @@ def overview_after_failed_rehearsal(context: dg.RunFailureSensorContext):
 
 defs = dg.Definitions.merge(
     extract.defs,
-    mapping.build_defs(judge_gate=readiness.judge_gate),
+    mapping.build_defs(judge_gate=readiness.judge_gate, after_build=conformance.start_ahead),
     reports.defs,
     reference.defs,
     conformance.defs,

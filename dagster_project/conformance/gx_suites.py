@@ -24,9 +24,11 @@ that broke a rule), so a broken expectation is never reported as a data defect.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import re
+import time
 import uuid
 from string import Formatter
 from pathlib import Path
@@ -260,26 +262,124 @@ def summarize(vr, ids: dict[str, str] | None = None) -> dict:
             "raised": raised, "success": bool(vr.success) and not raised}
 
 
-def validate_in_subprocess(db: Path, systems: list[str], docs_root: Path | None = None) -> dict[str, dict]:
-    """Run :func:`validate` in a child process. GX keeps a DuckDB connection open after a
-    validation (closing and disposing its engine does not release it), and DuckDB then refuses
-    any other connection to the same file from the same process; a child process confines it."""
-    import subprocess
-    import sys
+FINISHED = "kikan-gx-finished"   # the child's line before its result: when it finished (epoch seconds)
 
-    env = dict(os.environ, GX_ANALYTICS_ENABLED="false")
-    res = subprocess.run([sys.executable, "-m", "dagster_project.conformance.gx_suites", str(db), str(docs_root or "-"), *systems],
-                         capture_output=True, text=True, env=env)
-    if res.returncode != 0:
-        tail = "\n".join(res.stderr.strip().splitlines()[-5:])
-        raise RuntimeError(f"Great Expectations validation failed (exit {res.returncode}): {tail}")
-    return json.loads(res.stdout.strip().splitlines()[-1])
+
+class ChildValidation:
+    """One GX child process: :func:`validate` over the systems' tables, its JSON result read when
+    asked. Its output goes to files, not pipes: GX's warnings on stderr can fill a pipe that no
+    one reads while the child runs ahead of the step that waits for it."""
+
+    def __init__(self, db: Path, systems: list[str], docs_root: Path | None = None):
+        import subprocess
+        import sys
+        import tempfile
+
+        self.key = self.key_of(db, systems, docs_root)
+        self.started_at = time.time()
+        self.seconds: float | None = None     # from the start to the child's last line (the benchmark)
+        self._out, self._err = tempfile.TemporaryFile(), tempfile.TemporaryFile()
+        env = dict(os.environ, GX_ANALYTICS_ENABLED="false", KIKAN_GX_PARENT=str(os.getpid()))
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "dagster_project.conformance.gx_suites", str(db), str(docs_root or "-"), *systems],
+            stdout=self._out, stderr=self._err, env=env)
+
+    @staticmethod
+    def key_of(db: Path, systems: list[str], docs_root: Path | None = None) -> tuple:
+        return (str(Path(db).resolve()), tuple(systems), str(docs_root or "-"))
+
+    def result(self) -> dict[str, dict]:
+        code = self.proc.wait()
+        out, err = (self._read(f) for f in (self._out, self._err))
+        if code != 0:
+            tail = "\n".join(err.strip().splitlines()[-5:])
+            raise RuntimeError(f"Great Expectations validation failed (exit {code}): {tail}")
+        lines = out.strip().splitlines()
+        done = [ln for ln in lines if ln.startswith(FINISHED)]
+        if done:
+            self.seconds = round(float(done[-1].split()[1]) - self.started_at, 2)
+        return json.loads(lines[-1])
+
+    def cancel(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        for f in (self._out, self._err):
+            f.close()
+
+    @staticmethod
+    def _read(f) -> str:
+        f.seek(0)
+        text = f.read().decode("utf-8", errors="replace")
+        f.close()
+        return text
+
+
+# children started ahead (start_ahead), by (run id, warehouse): the step that reports GX takes its
+# own run's child, or starts one itself
+_AHEAD: dict[tuple[str, str], ChildValidation] = {}
+
+
+def start_ahead(run_id: str, db: Path, systems: list[str]) -> None:
+    """Start validating now, in a child, for the step of this run that will ask later. Once dbt has
+    built the warehouse, what follows the dbt step only reads it, as the child does (read only), so
+    the child runs beside the reports and gates on the machine's other core instead of after them.
+    A child left over from another run is stopped first; one left unasked at exit is stopped."""
+    for key in list(_AHEAD):
+        _AHEAD.pop(key).cancel()
+    _AHEAD[(run_id, str(Path(db).resolve()))] = ChildValidation(db, systems)
+
+
+def take_ahead(run_id: str, db: Path, systems: list[str]) -> ChildValidation | None:
+    """This run's child started ahead for the same warehouse and systems, if there is one."""
+    child = _AHEAD.pop((run_id, str(Path(db).resolve())), None)
+    if child is not None and child.key != ChildValidation.key_of(db, systems):
+        child.cancel()
+        return None
+    return child
+
+
+def _cancel_all() -> None:
+    for key in list(_AHEAD):
+        _AHEAD.pop(key).cancel()
+
+
+atexit.register(_cancel_all)
+
+
+def validate_in_subprocess(db: Path, systems: list[str], docs_root: Path | None = None,
+                           started: ChildValidation | None = None) -> dict[str, dict]:
+    """Run :func:`validate` in a child process (or wait for ``started``, the child already running
+    for the same question). GX keeps a DuckDB connection open after a validation (closing and
+    disposing its engine does not release it), and DuckDB then refuses any other connection to the
+    same file from the same process; a child process confines it."""
+    child = started or ChildValidation(db, systems, docs_root)
+    return child.result()
+
+
+def _watch_parent() -> None:
+    """A child started ahead must not outlive the run that started it: a killed run would leave it
+    holding its read-only lock on the warehouse, and the next run's extract could not write."""
+    import threading
+    import time
+
+    parent = os.environ.get("KIKAN_GX_PARENT")
+    if not parent:
+        return
+
+    def watch() -> None:
+        while os.getppid() == int(parent):
+            time.sleep(0.5)
+        os._exit(3)
+
+    threading.Thread(target=watch, name="gx-parent-watch", daemon=True).start()
 
 
 def _main(argv: list[str]) -> int:
     from dagster_project.spec.config import cached_project
     from dagster_project.spec.mapping import cached_mappings
 
+    _watch_parent()
     db, docs_root, systems = Path(argv[0]), (None if argv[1] == "-" else Path(argv[1])), argv[2:]
     mappings = cached_mappings()
     project = cached_project()
@@ -287,6 +387,7 @@ def _main(argv: list[str]) -> int:
     # a context, a data source and a site build each (21 s against 13 s in the 100k benchmark)
     chosen = systems or [x.id for x in project.city.systems]
     out = validate(db, [t for s in chosen for t in mappings.for_system(s)], docs_dir=docs_root)
+    print(f"{FINISHED} {time.time()}")
     print(json.dumps(out, ensure_ascii=False))
     return 0
 

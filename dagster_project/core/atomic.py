@@ -29,10 +29,14 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import wait
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from filelock import FileLock
+
+from dagster_project.core import side
 
 Writer = Callable[[Path], None]
 
@@ -71,15 +75,34 @@ def write_text(path: Path, text: str, *, mode: int = 0o644, durable: bool = Fals
     write_file(path, lambda p: p.write_text(text, encoding="utf-8", newline=""), mode=mode, durable=durable)
 
 
-def write_files(writers: dict[Path, Writer], *, mode: int = 0o644, durable: bool = False) -> None:
+@dataclass(frozen=True)
+class InWorker:
+    """A writer for :func:`write_files` that runs in the side worker process (:mod:`core.side`):
+    ``fn(tmp, *args)``, a module-level function of plain data. The other writers of the set run
+    here meanwhile: a report's workbook in the worker, its HTML twin here, on the two cores."""
+    fn: Callable
+    args: tuple = ()
+
+
+def write_files(writers: dict[Path, Writer | InWorker], *, mode: int = 0o644, durable: bool = False) -> None:
     """Write every file to its temporary twin, then rename them all in place. An exception (or a
     kill) before the renames leaves every target as it was and removes (or leaves hidden) the
-    temporaries."""
+    temporaries. Writers given as :class:`InWorker` run in the side worker at the same time as the
+    others; the renames wait for all of them."""
     temps: dict[Path, Path] = {}
+    futures = []
     try:
+        for path in writers:
+            temps[Path(path)] = _temp_beside(Path(path))
         for path, write in writers.items():
-            tmp = temps[Path(path)] = _temp_beside(Path(path))
-            write(tmp)
+            if isinstance(write, InWorker):
+                futures.append(side.submit(write.fn, temps[Path(path)], *write.args))
+        for path, write in writers.items():
+            if not isinstance(write, InWorker):
+                write(temps[Path(path)])
+        for fut in futures:
+            side.result(fut)
+        for tmp in temps.values():
             _finish(tmp, mode, durable)
         for path, tmp in temps.items():
             os.replace(tmp, path)
@@ -87,6 +110,10 @@ def write_files(writers: dict[Path, Writer], *, mode: int = 0o644, durable: bool
             for folder in {p.parent for p in temps}:
                 _fsync_dir(folder)
     except BaseException:
+        # the worker may still be writing a temporary: let it end before removing it
+        for fut in futures:
+            fut.cancel()
+        wait(futures, timeout=600)
         for tmp in temps.values():
             tmp.unlink(missing_ok=True)
         raise

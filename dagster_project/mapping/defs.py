@@ -239,14 +239,18 @@ def _gate_inputs(context: dg.AssetExecutionContext, built_here: set[dg.AssetKey]
 # judges one system's gate in this run: (system, run id, warehouse, readiness) -> a judgement with
 # .status and .phase; the readiness stage's judge_gate, bound in definitions.py
 GateJudge = Callable[[str, str, WarehouseResource, ReadinessResource], Any]
+# what to start once the warehouse is built without a failed model: (step context, warehouse); the
+# conformance stage's start_ahead (its GX child), bound in definitions.py
+AfterBuild = Callable[[dg.AssetExecutionContext, WarehouseResource], None]
 
 
 def build_mapping_stage(project: DbtProject, name: str = "mapping_stage",
-                        judge_gate: GateJudge | None = None) -> dg.AssetsDefinition:
+                        judge_gate: GateJudge | None = None, after_build: AfterBuild | None = None) -> dg.AssetsDefinition:
     """The ``dbt build`` step over ``project`` (the generated project; tests pass a copy).
 
     ``judge_gate`` judges the gate of a system whose models failed (Dagster skips that gate's step);
-    without it the failures are recorded and shown, and no gate is judged here."""
+    without it the failures are recorded and shown, and no gate is judged here. ``after_build`` is
+    called when every node built (after the failures table is written: the last write of the step)."""
     loaded = _model_ids(project.manifest_path)
 
     @dbt_assets(manifest=project.manifest_path, project=project, dagster_dbt_translator=TRANSLATOR, name=name)
@@ -287,6 +291,8 @@ def build_mapping_stage(project: DbtProject, name: str = "mapping_stage",
         record_failures(warehouse.db_path, context.run_id, ran, failures, known=known)
         errors = [f for f in failures if f.status == "error"]
         if not errors:
+            if after_build is not None:
+                after_build(context, warehouse)
             return
         skipped = [f for f in failures if f.status == "skipped"]
         for f in errors:
@@ -318,10 +324,11 @@ def build_mapping_stage(project: DbtProject, name: str = "mapping_stage",
 
 
 
-def build_defs(judge_gate: GateJudge | None = None) -> dg.Definitions:
-    """The mapping stage's definitions; ``definitions.py`` passes the readiness stage's gate judge."""
+def build_defs(judge_gate: GateJudge | None = None, after_build: AfterBuild | None = None) -> dg.Definitions:
+    """The mapping stage's definitions; ``definitions.py`` passes the readiness stage's gate judge
+    and the conformance stage's start of GX."""
     return dg.Definitions(
-        assets=[build_mapping_stage(dbt_project, judge_gate=judge_gate)],
+        assets=[build_mapping_stage(dbt_project, judge_gate=judge_gate, after_build=after_build)],
         resources={"dbt": DbtCliResource(
             project_dir=dbt_project, profiles_dir=str(dbt_project.project_dir), dbt_executable=dbt_executable())},
     )

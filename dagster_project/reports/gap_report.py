@@ -160,7 +160,8 @@ def build_report(project: Project, db: Path, system: str, out_dir: Path, now: dt
     if stale_rows:
         sheets.append(("古い決定", stale_header, stale_rows))
     # the workbook and its HTML twin are replaced together: a reader never sees one new and one old
-    atomic.write_files({xlsx: lambda p: _write_xlsx(p, sysconf.name, summary, sheets),
+    # (the workbook in the side worker, the twin here: core.side)
+    atomic.write_files({xlsx: atomic.InWorker(_write_xlsx, (sysconf.name, summary, sheets)),
                         htmlp: lambda p: p.write_text(_html(sysconf.name, summary, sheets, kinds), encoding="utf-8")})
     return {
         "xlsx": str(xlsx), "html": str(htmlp), "items": len(d.items), "items_no_source": status_counts["no_source"],

@@ -457,7 +457,8 @@ def build_owner_workbook(project: Project, db: Path, system: str, out_dir: Path,
     out_dir = Path(out_dir)
     xlsx = out_dir / f"{system}_移行確認.xlsx"
     htmlp = out_dir / f"{system}_移行確認.html"
-    atomic.write_files({xlsx: lambda p: write_xlsx(p, d),                 # replaced together
+    # replaced together; the workbook is written in the side worker while the twin renders here
+    atomic.write_files({xlsx: atomic.InWorker(write_xlsx, (d,)),
                         htmlp: lambda p: p.write_text(render_html(d), encoding="utf-8")})
     counts = {f"rows_{s.sheet.name}": len(s.rows) for s in d.sheets}
     counts.update({f"open_{s.sheet.name}": s.open_count for s in d.sheets if s.sheet in S.INPUT_SHEETS})

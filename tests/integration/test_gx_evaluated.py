@@ -62,3 +62,14 @@ def test_the_pipeline_checks_report_every_expectation_evaluated(extracted_city):
     jumin = evals["std_juki__jumin"]
     rules = {(r["rule"], r["item"]): r["unexpected_count"] for r in jumin.metadata["failed_rules"].value}
     assert rules.get(("行政事務標準文字にない文字", "氏名"), 0) > 0, rules
+
+
+def test_gx_validated_beside_the_steps_after_dbt(extracted_city):
+    """The GX child started when dbt finished (conformance.start_ahead) and its step ran after the
+    reports and gates: it waited for what was left of the validation, not for all of it."""
+    result = extracted_city["result"]
+    evals = [e for e in result.get_asset_check_evaluations() if e.check_name == "gx_conformance"]
+    assert evals and all(e.metadata["started_ahead"].value is True for e in evals)
+    starts = [e.step_key for e in result.all_events if e.event_type_value == "STEP_START"]
+    after_dbt = [k for k in starts if k.startswith(("reports__", "readiness__gate_"))]
+    assert after_dbt and starts.index("gx_conformance") > max(starts.index(k) for k in after_dbt)

@@ -97,11 +97,11 @@ def test_data_docs_are_swapped_in_whole_by_the_gx_check(tmp_path, monkeypatch):
     docs = tmp_path / "gx_docs"
     seen = []
 
-    def whole(db, systems, docs_root=None):
+    def whole(db, systems, docs_root=None, started=None):
         assert docs_root is None                 # GX's own Data Docs are not built any more
         return {n: {"success": True, "failed": [], "evaluated": 1, "raised": [], "expectations": []} for n in names}
 
-    def dies(db, systems, docs_root=None):
+    def dies(db, systems, docs_root=None, started=None):
         raise RuntimeError("Great Expectations validation failed (exit -9)")
 
     def pages(folder, results, city=""):
