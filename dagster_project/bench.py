@@ -485,9 +485,12 @@ def rehearsals(residents: int, seed: int, root: Path, n: int, ephemeral: bool = 
             objects = len(gc.get_objects())
             trimmed = _self_rss() if malloc_trim() else None
             maps = _rss_by_mapping()
+            # the processes kept between runs (the side worker that writes the workbooks): theirs too
+            kept = sum(v for pid, v in process_tree(os.getpid()).items() if pid != os.getpid())
             runs.append({"rehearsal": i + 1, "ok": ok, "seconds": round(t1 - t0, 1),
                          "peak_tree_mib": round(mem.peak(t0, t1) / 2**20),
                          "after_run_self_mib": round(held / 2**20),
+                         "after_run_children_mib": round(kept / 2**20),
                          "after_trim_self_mib": None if trimmed is None else round(trimmed / 2**20),
                          "python_objects": objects,
                          "rss_by_mapping_mib": {k: round(v / 2**20) for k, v in
@@ -496,6 +499,7 @@ def rehearsals(residents: int, seed: int, root: Path, n: int, ephemeral: bool = 
                   f"this process holds {runs[-1]['after_run_self_mib']:,} MiB after it"
                   + ("" if trimmed is None else f", {runs[-1]['after_trim_self_mib']:,} MiB once malloc_trim "
                      "has returned the allocator's free pages")
+                  + f"; its children kept between runs hold {runs[-1]['after_run_children_mib']:,} MiB"
                   + f"; {objects:,} Python objects; resident by mapping (MiB): "
                   + ", ".join(f"{k} {v:,}" for k, v in runs[-1]["rss_by_mapping_mib"].items()), flush=True)
     return {"residents": residents, "seed": seed, "instance": "ephemeral" if ephemeral else "persistent", "runs": runs}

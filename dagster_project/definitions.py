@@ -1,7 +1,10 @@
 """The Dagster entry point: composes the stages' definitions (each stage package's ``defs.py``), nothing else.
 
 Writers run in one process (``in_process_executor``): DuckDB admits a single writer, and
-on two cores the extract steps gain little from processes anyway.
+on two cores the extract steps gain little from processes anyway. The second core is used after
+the dbt build, where every step only reads the warehouse: the GX child starts when dbt finishes
+(``conformance.start_ahead``, bound to the dbt step here) and validates beside the gates and
+reports, and each report writes its workbook in a side worker (``core.side``).
 """
 
 import dagster as dg

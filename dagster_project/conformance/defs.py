@@ -55,7 +55,8 @@ def gx_conformance(context: dg.AssetCheckExecutionContext, warehouse: WarehouseR
     docs = warehouse.reports_path.parent / "gx_docs"
     systems = [s.id for s in project.city.systems]
     with atomic.replace_dir(docs) as build:
-        started = gx_suites.take_ahead(context.run.run_id, warehouse.db_path, systems)
+        run_id = getattr(context, "op_execution_context", context).run_id   # a check's context wraps the op's
+        started = gx_suites.take_ahead(run_id, warehouse.db_path, systems)
         t0 = time.perf_counter()
         results = validate_in_subprocess(warehouse.db_path, systems, started=started)
         waited = time.perf_counter() - t0

@@ -279,9 +279,10 @@ class ChildValidation:
         self.started_at = time.time()
         self.seconds: float | None = None     # from the start to the child's last line (the benchmark)
         self._out, self._err = tempfile.TemporaryFile(), tempfile.TemporaryFile()
-        env = dict(os.environ, GX_ANALYTICS_ENABLED="false", KIKAN_GX_PARENT=str(os.getpid()))
+        env = dict(os.environ, GX_ANALYTICS_ENABLED="false")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "dagster_project.conformance.gx_suites", str(db), str(docs_root or "-"), *systems],
+            [sys.executable, "-m", "dagster_project.conformance.gx_suites", f"{PARENT_ARG}{os.getpid()}", str(db),
+             str(docs_root or "-"), *systems],
             stdout=self._out, stderr=self._err, env=env)
 
     @staticmethod
@@ -357,18 +358,16 @@ def validate_in_subprocess(db: Path, systems: list[str], docs_root: Path | None 
     return child.result()
 
 
-def _watch_parent() -> None:
+PARENT_ARG = "--parent="
+
+
+def _watch_parent(parent: int) -> None:
     """A child started ahead must not outlive the run that started it: a killed run would leave it
     holding its read-only lock on the warehouse, and the next run's extract could not write."""
     import threading
-    import time
-
-    parent = os.environ.get("KIKAN_GX_PARENT")
-    if not parent:
-        return
 
     def watch() -> None:
-        while os.getppid() == int(parent):
+        while os.getppid() == parent:
             time.sleep(0.5)
         os._exit(3)
 
@@ -379,7 +378,8 @@ def _main(argv: list[str]) -> int:
     from dagster_project.spec.config import cached_project
     from dagster_project.spec.mapping import cached_mappings
 
-    _watch_parent()
+    if argv and argv[0].startswith(PARENT_ARG):
+        _watch_parent(int(argv.pop(0)[len(PARENT_ARG):]))
     db, docs_root, systems = Path(argv[0]), (None if argv[1] == "-" else Path(argv[1])), argv[2:]
     mappings = cached_mappings()
     project = cached_project()

@@ -111,8 +111,6 @@ def write_files(writers: dict[Path, Writer | InWorker], *, mode: int = 0o644, du
                 _fsync_dir(folder)
     except BaseException:
         # the worker may still be writing a temporary: let it end before removing it
-        for fut in futures:
-            fut.cancel()
         wait(futures, timeout=600)
         for tmp in temps.values():
             tmp.unlink(missing_ok=True)

@@ -18,6 +18,8 @@ run reads or writes by default lies under ``var/``; each place can be moved by i
 ``KIKAN_WAREHOUSE_KEY``          encrypts the warehouse (DuckDB AES-GCM)
 ``KIKAN_DBT_MEMORY_LIMIT``       DuckDB's memory limit in the dbt build, a DuckDB size such as
                                  ``4GB`` (default 2GB; beyond it DuckDB spills to ``<warehouse>.tmp``)
+``KIKAN_SIDE_WORKER``            ``0`` writes the reports' workbooks in this process instead of the
+                                 side worker (``core/side.py``; default on)
 ``KIKAN_WAREHOUSE_CRYPTO_UNSAFE``  lets DuckDB encrypt without OpenSSL (tests only)
 ``KIKAN_GLYPH_FONT``             IPAmj明朝's file, for the 外字 list's glyphs
 ``KIKAN_MOJIDATA``               the MJ文字情報 database (default ``node/node_modules/...``)
@@ -60,6 +62,7 @@ class Settings(BaseSettings):
     today: dt.date | None = None
     warehouse_key: SecretStr | None = None
     dbt_memory_limit: str = "2GB"
+    side_worker: bool = True
     warehouse_crypto_unsafe: bool = False
     glyph_font: Path | None = None
     mojidata: Path | None = None
