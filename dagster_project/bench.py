@@ -340,6 +340,8 @@ def bench_one(residents: int, seed: int, root: Path) -> dict:
     if overview_run:
         ov = [s for s in instance.get_run_step_stats(overview_run.run_id) if s.end_time and s.start_time]
         stages["overview"] = sum(s.end_time - s.start_time for s in ov)
+        peaks["overview"] = max((mem.peak(s.start_time, s.end_time) for s in ov), default=0)
+        peaks_self["overview"] = max((mem.peak_self(s.start_time, s.end_time) for s in ov), default=0)
     whole = t_end - t_start
     gx_child = _gx_child(instance, main_run.run_id)
     counts = _counts(run_dir / "warehouse.duckdb")

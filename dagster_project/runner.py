@@ -173,8 +173,14 @@ def run_job(systems: list[str] | None = None, instance=None, quiet: bool = False
         # line-buffered: the log is whole up to the last line however the process ends
         with bar, log_path.open("w", encoding="utf-8", buffering=1) as fh, contextlib.redirect_stdout(fh), \
                 contextlib.redirect_stderr(fh):
-            result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=run_config,
-                                            run_id=run_id)
+            try:
+                result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=run_config,
+                                                run_id=run_id)
+            finally:
+                # the side worker (the reports' workbooks) holds nothing between rehearsals
+                from dagster_project.core import side
+
+                side.shutdown()
             # the overview follows every rehearsal, failed or not (the sensors do the same under the daemon),
             # and completes it: only a completed rehearsal counts (readiness/defs)
             from dagster_project.readiness.defs import REHEARSAL_RUN_TAG
