@@ -18,6 +18,8 @@ run reads or writes by default lies under ``var/``; each place can be moved by i
 ``KIKAN_WAREHOUSE_KEY``          encrypts the warehouse (DuckDB AES-GCM)
 ``KIKAN_DBT_MEMORY_LIMIT``       DuckDB's memory limit in the dbt build, a DuckDB size such as
                                  ``4GB`` (default 2GB; beyond it DuckDB spills to ``<warehouse>.tmp``)
+``KIKAN_DBT_READ_ONLY``          ``1``: dbt attaches the warehouse read only (set by :meth:`Settings.dbt_env`
+                                 for ``dbt docs generate``, which only reads)
 ``KIKAN_SIDE_WORKER``            ``0`` writes the reports' workbooks in this process instead of the
                                  side worker (``core/side.py``; default on)
 ``KIKAN_WAREHOUSE_CRYPTO_UNSAFE``  lets DuckDB encrypt without OpenSSL (tests only)
@@ -63,6 +65,7 @@ class Settings(BaseSettings):
     warehouse_key: SecretStr | None = None
     dbt_memory_limit: str = "2GB"
     side_worker: bool = True
+    dbt_read_only: bool = False
     warehouse_crypto_unsafe: bool = False
     glyph_font: Path | None = None
     mojidata: Path | None = None
@@ -105,11 +108,13 @@ class Settings(BaseSettings):
     def key(self) -> str | None:
         return self.warehouse_key.get_secret_value() if self.warehouse_key else None
 
-    def dbt_env(self, warehouse: Path | None = None) -> dict[str, str]:
-        """The environment of a dbt process: the profile reads the warehouse from it."""
+    def dbt_env(self, warehouse: Path | None = None, read_only: bool = False) -> dict[str, str]:
+        """The environment of a dbt process: the profile reads the warehouse from it. ``read_only``
+        for a dbt command that only reads (``docs generate``): it can then run while other readers
+        hold the file (a GX child started ahead), where a writer would be refused the lock."""
         # absolute: dbt runs in the dbt project's folder, where a relative path would name another file
         return {**os.environ, "KIKAN_WAREHOUSE": str(Path(warehouse or self.warehouse_path).resolve()),
-                "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+                "KIKAN_DBT_READ_ONLY": "1" if read_only else "0", "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
 
 
 def settings() -> Settings:

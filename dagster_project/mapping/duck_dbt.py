@@ -35,9 +35,11 @@ class Plugin(BasePlugin):
                 "KIKAN_WAREHOUSE is not set: dbt needs the warehouse file (kikan run sets it)")
         path = str(Path(path).resolve())
         key = duck.encryption_key()
+        read_only = settings().dbt_read_only    # dbt docs generate: reads beside other readers
         for att in creds.attach or []:
             if att.alias == duck.ALIAS:
                 att.path = path
+                att.read_only = read_only
                 if key is not None:
                     att.options = {**(att.options or {}), "encryption_key": key}
         # spill beside the warehouse, as DuckDB does for a file it opened itself (the in-memory

@@ -51,7 +51,10 @@ def generate(db: Path, out_dir: Path, manifest: Path, dbt_dir: Path, dbt: str, f
     if not force and page.exists() and stamp.exists() and stamp.read_text(encoding="utf-8").strip() == digest:
         return {"made": False, "seconds": 0.0, "bytes": page.stat().st_size}
     t0 = time.monotonic()
-    env = settings().dbt_env(db)
+    # read only: a materialization of every asset runs this step before the GX check, whose child
+    # (started when dbt finished, conformance.start_ahead) still reads the warehouse; a writer's
+    # attach was refused the lock and the page was not made
+    env = settings().dbt_env(db, read_only=True)
     with tempfile.TemporaryDirectory(prefix="kikan-dbt-docs-") as tmp:
         shutil.copyfile(manifest, Path(tmp) / "manifest.json")
         # dbt parses before it documents: with the last build's parse state it re-checks the

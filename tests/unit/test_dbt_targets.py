@@ -69,7 +69,11 @@ def test_the_plugin_attaches_the_warehouse_it_is_given(tmp_path, monkeypatch):
     att = SimpleNamespace(alias="warehouse", path="KIKAN_WAREHOUSE", options=None)
     config = {}
     Plugin.__new__(Plugin).update_connection_config(SimpleNamespace(attach=[att]), config)
-    assert att.path == str(tmp_path / "w.duckdb") and att.options is None
+    assert att.path == str(tmp_path / "w.duckdb") and att.options is None and att.read_only is False
+    monkeypatch.setenv("KIKAN_DBT_READ_ONLY", "1")    # dbt docs generate (Settings.dbt_env(read_only=True))
+    Plugin.__new__(Plugin).update_connection_config(SimpleNamespace(attach=[att]), {})
+    assert att.read_only is True
+    monkeypatch.setenv("KIKAN_DBT_READ_ONLY", "0")
     assert config["temp_directory"] == str(tmp_path / "w.duckdb") + ".tmp"
     assert config["memory_limit"] == "2GB"   # the default share: the 817k build's tree peaked at 5 GiB without
     monkeypatch.setenv("KIKAN_DBT_MEMORY_LIMIT", "6GB")
