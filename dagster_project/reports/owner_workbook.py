@@ -302,7 +302,7 @@ def write_xlsx(path: Path, d: WorkbookData) -> None:
     r += 2
     put(r, 1, "記入のしかた", bold)
     put(r + 1, 1, "各シートの黄色の列（対応方針・理由・決定者・決定日など）に記入して保存し、"
-                  "このファイルを ICT 担当に渡してください（受付フォルダ var/inbox に置くと取り込まれます）。"
+                  "このファイルを ICT 担当に渡してください（ICT 担当が受付フォルダ var/inbox に置き、kikan decisions import-inbox で取り込みます）。"
                   "取り込んだ決定は次回の実行（リハーサル）で判定に反映されます。")
     for col, w in enumerate((40, 40, 10, 10, 70)):
         X.set_width(ws, col, w)

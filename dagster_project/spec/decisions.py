@@ -109,11 +109,15 @@ def _parse_date(value) -> dt.date:
             last = f"{era.end.year}年{era.end.month}月{era.end.day}日まで" if era.end else ""
             raise DateError(bad + f"。{era.name}は{era.start.year}年{era.start.month}月{era.start.day}日から{last}です")
         return d
-    raise DateError(bad)
+    raise DateError(bad + f"。書き方の例: {DATE_FORMS}")
+
+
+# what an owner may type in a date cell (an Excel date cell is read as it is)
+DATE_FORMS = "2026/11/20、2026-11-20、20261120、2026年11月20日、令和8年11月20日、R8.11.20"
 
 
 def _why(month: int) -> str:
-    return "。存在しない日付です" if 1 <= month <= 12 else ""
+    return "。存在しない日付です" if 1 <= month <= 12 else f"。月は 1〜12 です（書き方の例: {DATE_FORMS}）"
 
 
 def _owner_date(v):

@@ -21,7 +21,7 @@ from openpyxl.workbook.defined_name import DefinedName
 from dagster_project import cli
 from dagster_project.reports import owner_sheets as S
 from dagster_project.spec.config import ConfigError, load_project
-from dagster_project.spec.decisions import (DateError, load_decisions, load_decisions_checked, load_record_decisions,
+from dagster_project.spec.decisions import (DATE_FORMS, DateError, load_decisions, load_decisions_checked, load_record_decisions,
                                            needing_decision, gap_status, parse_date, reconcile)
 from dagster_project.conformance.gaiji import load_gaiji_decisions, load_gaiji_decisions_checked, problems_for
 from dagster_project.reports.owner_import import ImportUserError, format_result, import_inbox, import_workbook
@@ -146,7 +146,7 @@ def test_date_spellings_are_read(value, day):
     ("2026/2/30", "日付として読めません（2026/2/30）。存在しない日付です"),
     ("平成31年5月1日", "日付として読めません（平成31年5月1日）。平成は1989年1月8日から2019年4月30日までです"),
     ("令和元年4月30日", "令和は2019年5月1日からです"),
-    ("来週", "日付として読めません（来週）"),
+    ("来週", "日付として読めません（来週）。書き方の例: 2026/11/20、2026-11-20、"),
     ("2027/1/5", "未来の日付です（2027/1/5 → 2027-01-05、今日は 2026-11-30）"),
 ])
 def test_impossible_and_future_dates_are_refused(value, message):
@@ -168,7 +168,9 @@ def test_good_rows_apply_and_a_bad_row_in_the_same_sheet_is_rejected(tmp_path, r
     r = run(wb, root, db)
     assert r.system == SYS
     assert (r.sheets["仕様差異"].applied, r.sheets["データ差異"].applied, r.sheets["データ差異"].rejected) == (1, 2, 1)
-    assert r.rejections == ["「データ差異」シート 6行目「決定日」: 日付として読めません（2026/13/01）"]
+    # the month named, and the forms an owner may type
+    assert r.rejections == ["「データ差異」シート 6行目「決定日」: 日付として読めません（2026/13/01）。月は 1〜12 です"
+                            f"（書き方の例: {DATE_FORMS}）"]
     path = root / SYS / "gap_decisions.yaml"
     text = path.read_text(encoding="utf-8")
     assert text.startswith("# 所管課の対応方針")                            # the header comment is kept
@@ -473,7 +475,7 @@ def test_a_typo_in_gap_decisions_yaml_is_a_japanese_message_with_its_line(root):
     assert errors == [
         "mappings/kokuho/gap_decisions.yaml 10行目 decision: 「様子見」は選べません（業務フロー変更・疎結合システムで対応・"
         "データ補正・標準仕様への要望・対応不要 のいずれか）",
-        "mappings/kokuho/gap_decisions.yaml 18行目 decided_on: 日付として読めません（2026/13/01）",
+        f"mappings/kokuho/gap_decisions.yaml 18行目 decided_on: 日付として読めません（2026/13/01）。月は 1〜12 です（書き方の例: {DATE_FORMS}）",
         "mappings/kokuho/gap_decisions.yaml 19行目 reason: 記入がありません",
         "mappings/kokuho/gap_decisions.yaml 21行目 reasn: 知らない項目です（綴りを確認してください）",
     ]
