@@ -36,15 +36,48 @@ SMALL_RESIDENTS = 3000
 SMALL_SEED = 11
 
 
+def _city_files() -> set[str]:
+    return {p.relative_to(ROOT).as_posix() for p in (ROOT / "tests").rglob("test_*.py")
+            if "extracted_city" in p.read_text(encoding="utf-8")}
+
+
+# The modules that take longest on one worker (``--durations`` of a whole suite, 2026-12-02, 2
+# cores: the killed runs and the canary 235 s, Spark 145 s, the fourteenth system 100 s, sqlfluff
+# 78 s, ...), handed out first after the city's tests, longest first: xdist hands out a module when
+# a worker runs dry, and a long one handed out last runs alone at the end while the other worker
+# idles. A module missing here only costs balance, never a result.
+LONGEST_FIRST = (
+    "tests/integration/test_runs_cli.py", "tests/integration/test_spark.py", "tests/e2e/test_fourteenth_system.py",
+    "tests/integration/test_readiness.py", "tests/unit/test_dbt_committed.py",
+    "tests/independent/test_independent_city.py", "tests/integration/test_loopback.py",
+    "tests/integration/test_encryption.py", "tests/integration/test_badfiles.py",
+)
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """The order modules are handed to the workers (LONGEST_FIRST, after the city's tests), the
+    tests of each module in their own order. Every worker sorts the same collection the same way."""
+    city = _city_files()
+
+    def rank(item) -> int:
+        path = item.nodeid.split("::", 1)[0]
+        if path in city:
+            return 0
+        return 1 + LONGEST_FIRST.index(path) if path in LONGEST_FIRST else 1 + len(LONGEST_FIRST)
+
+    items.sort(key=rank)     # stable: each module's tests keep their order
+
+
 def pytest_xdist_make_scheduler(config, log):
     """Two workers (pytest-xdist): the tests of a module stay together (their module fixtures, e.g.
     a whole ``kikan run``, are built once), and every module that reads the session city runs on
     the worker that built it. (A scheduler, not ``xdist_group`` marks: xdist 3.8 writes the group
-    into ``item._nodeid``, which pytest 9 no longer reads.)"""
+    into ``item._nodeid``, which pytest 9 no longer reads.) Modules go out in the collection's
+    order (pytest_collection_modifyitems), not xdist's most-tests-first."""
     from xdist.scheduler import LoadScopeScheduling
 
-    city_files = {p.relative_to(ROOT).as_posix() for p in (ROOT / "tests").rglob("test_*.py")
-                  if "extracted_city" in p.read_text(encoding="utf-8")}
+    city_files = _city_files()
+    config.option.loadscopereorder = False
 
     class ByModuleAndCity(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
