@@ -44,7 +44,7 @@ from dagster_project.runner import (RunProgress, _console, _dagster_home, dagste
                                     system_selection)
 from dagster_project.core.warehouse import connect, default_legacy_dir, default_var_dir, default_warehouse_path
 
-TODAY_FORMS = "2026-12-07, 2026/12/07, 20261207, 2026年12月7日, 令和8年12月7日, R8.12.7"
+from dagster_project.spec.decisions import DATE_FORMS as TODAY_FORMS   # the forms the one date reader takes
 
 
 # ---------------------------------------------------------------- the user's mistakes
@@ -66,7 +66,8 @@ def parse_today(value: Optional[str]) -> Optional[str]:
     try:
         return parse_date(value.strip()).isoformat()
     except DateError as exc:
-        _mistake(f"--today: {exc}。使える書き方: {TODAY_FORMS}\n"
+        # the reader's message names the forms when the form was wrong (not for a day that does not exist)
+        _mistake(f"--today: {exc}\n"
                  f"--today: {value.strip()!r} is not a date; accepted forms: {TODAY_FORMS}")
 
 

@@ -316,9 +316,9 @@ class ChildValidation:
         return text
 
 
-# children started ahead (start_ahead), by (run id, warehouse): the step that reports GX takes its
-# own run's child, or starts one itself
-_AHEAD: dict[tuple[str, str], ChildValidation] = {}
+# the child started ahead (start_ahead), with its run's id: the step that reports GX takes its own
+# run's child, or starts one itself. One at a time: a new one stops the one before.
+_ahead: tuple[str, ChildValidation] | None = None
 
 
 def start_ahead(run_id: str, db: Path, systems: list[str]) -> None:
@@ -326,23 +326,28 @@ def start_ahead(run_id: str, db: Path, systems: list[str]) -> None:
     built the warehouse, what follows the dbt step only reads it, as the child does (read only), so
     the child runs beside the reports and gates on the machine's other core instead of after them.
     A child left over from another run is stopped first; one left unasked at exit is stopped."""
-    for key in list(_AHEAD):
-        _AHEAD.pop(key).cancel()
-    _AHEAD[(run_id, str(Path(db).resolve()))] = ChildValidation(db, systems)
+    global _ahead
+    _cancel_all()
+    _ahead = (run_id, ChildValidation(db, systems))
 
 
 def take_ahead(run_id: str, db: Path, systems: list[str]) -> ChildValidation | None:
     """This run's child started ahead for the same warehouse and systems, if there is one."""
-    child = _AHEAD.pop((run_id, str(Path(db).resolve())), None)
-    if child is not None and child.key != ChildValidation.key_of(db, systems):
+    global _ahead
+    if _ahead is None or _ahead[0] != run_id:
+        return None
+    child, _ahead = _ahead[1], None
+    if child.key != ChildValidation.key_of(db, systems):
         child.cancel()
         return None
     return child
 
 
 def _cancel_all() -> None:
-    for key in list(_AHEAD):
-        _AHEAD.pop(key).cancel()
+    global _ahead
+    if _ahead is not None:
+        _ahead, (_, child) = None, _ahead
+        child.cancel()
 
 
 atexit.register(_cancel_all)

@@ -101,7 +101,7 @@ def write_files(writers: dict[Path, Writer | InWorker], *, mode: int = 0o644, du
             if not isinstance(write, InWorker):
                 write(temps[Path(path)])
         for fut in futures:
-            side.result(fut)
+            fut.result()
         for tmp in temps.values():
             _finish(tmp, mode, durable)
         for path, tmp in temps.items():

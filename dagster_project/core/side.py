@@ -133,8 +133,8 @@ class _Inline(Future):
 
 def submit(fn: Callable, *args) -> Future:
     """``fn(*args)`` in the worker (``fn`` a module-level function, ``args`` picklable data). The
-    caller does its own part meanwhile and then calls :func:`result`, which raises what ``fn``
-    raised."""
+    caller does its own part meanwhile and then asks the future's ``result()``, which raises what
+    ``fn`` raised."""
     global _worker
     if not enabled():
         return _Inline(fn, args)
@@ -143,10 +143,6 @@ def submit(fn: Callable, *args) -> Future:
             _worker = _Worker()
         worker = _worker
     return worker.submit(fn, args)
-
-
-def result(fut: Future):
-    return fut.result()
 
 
 def shutdown() -> None:

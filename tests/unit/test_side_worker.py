@@ -15,9 +15,9 @@ from dagster_project.core import atomic, side
 
 
 def test_the_worker_is_another_process_and_the_switch_keeps_it_here(monkeypatch):
-    assert side.result(side.submit(os.getpid)) != os.getpid()
+    assert side.submit(os.getpid).result() != os.getpid()
     monkeypatch.setenv("KIKAN_SIDE_WORKER", "0")
-    assert side.result(side.submit(os.getpid)) == os.getpid()
+    assert side.submit(os.getpid).result() == os.getpid()
 
 
 def test_files_written_in_the_worker_and_here_are_replaced_together(tmp_path):
