@@ -174,17 +174,12 @@ def validate(db: Path, tables: list[ResolvedTable], docs_dir: Path | None = None
         asset = ds.add_query_asset(name=name, query=f"select * from standard.{name}")
         vds.append(ctx.validation_definitions.add(gx.ValidationDefinition(
             name=name, data=asset.add_batch_definition_whole_table("all"), suite=suite)))
-    actions = []
-    if docs_dir is not None:
-        ctx.add_data_docs_site(site_name="kikan", site_config={
-            "class_name": "SiteBuilder",
-            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)},
-            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"}})
-        actions.append(gx.checkpoint.UpdateDataDocsAction(name="data_docs"))
-    cp = ctx.checkpoints.add(gx.Checkpoint(name="conformance", validation_definitions=vds, actions=actions,
+    cp = ctx.checkpoints.add(gx.Checkpoint(name="conformance", validation_definitions=vds, actions=[],
                                            result_format=RESULT_FORMAT))
     try:
         result = cp.run()
+        if docs_dir is not None:
+            _build_docs(ctx, docs_dir, result)
     finally:
         # GX keeps one persistent connection for duckdb (see gx_duckdb); close it, or the next
         # connection to the warehouse in this process is refused
@@ -194,6 +189,23 @@ def validate(db: Path, tables: list[ResolvedTable], docs_dir: Path | None = None
         if _attach is not None:
             sa.event.remove(sa.pool.Pool, "connect", _attach)
     return {vr.suite_name: summarize(vr, ids) for vr in result.run_results.values()}
+
+
+def _build_docs(ctx, docs_dir: Path, result) -> None:
+    """GX's Data Docs for every validation of the checkpoint, built once. GX's
+    ``UpdateDataDocsAction`` builds the pages of one validation and then the whole site index, once
+    per validation: 30 index builds, each reading every stored result (7.9 of 19.2 s of the child,
+    profiled, on a 600-resident city). One build of all the pages and one index write the same site
+    (the same 81 files, the same index)."""
+    from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier
+
+    ctx.add_data_docs_site(site_name="kikan", site_config={
+        "class_name": "SiteBuilder",
+        "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)},
+        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"}})
+    ids = list(result.run_results)
+    ids += [ExpectationSuiteIdentifier(name=vr.suite_name) for vr in result.run_results.values()]
+    ctx.build_data_docs(site_names=["kikan"], resource_identifiers=ids)
 
 
 _EXC_NAME = re.compile(r"^([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt)):", re.M)
