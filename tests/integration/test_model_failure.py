@@ -70,10 +70,10 @@ def _plant(db: Path) -> int:
 
 @pytest.fixture(scope="module")
 def failed_rehearsal(extracted_city, tmp_path_factory):
-    from dagster_dbt import DbtCliResource, DbtProject
+    from dagster_dbt import DbtProject
 
     from dagster_project.definitions import defs
-    from dagster_project.mapping.defs import build_mapping_stage
+    from dagster_project.mapping.defs import KikanDbtCliResource, build_mapping_stage
     from dagster_project.readiness.defs import judge_gate
     from dagster_project.mapping.dbt_project import dbt_executable
 
@@ -92,7 +92,8 @@ def failed_rehearsal(extracted_city, tmp_path_factory):
     instance_dir = base / "dagster_home"
     instance_dir.mkdir()
     resources = {**city_resources(extracted_city["legacy"], wh, TODAY),
-                 "dbt": DbtCliResource(project_dir=str(proj), profiles_dir=str(proj), dbt_executable=dbt_executable())}
+                 "dbt": KikanDbtCliResource(project_dir=str(proj), profiles_dir=str(proj),
+                                            dbt_executable=dbt_executable())}
     env_before = os.environ.get("KIKAN_WAREHOUSE")
     try:
         with dg.instance_for_test(temp_dir=str(instance_dir)) as instance:

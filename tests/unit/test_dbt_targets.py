@@ -86,3 +86,34 @@ def test_the_plugin_attaches_the_warehouse_it_is_given(tmp_path, monkeypatch):
     monkeypatch.delenv("KIKAN_WAREHOUSE")
     with pytest.raises(RuntimeError, match="KIKAN_WAREHOUSE"):
         Plugin.__new__(Plugin).update_connection_config(SimpleNamespace(attach=[att]), {})
+
+
+def test_the_dbt_resource_knows_its_version_without_running_dbt(monkeypatch, tmp_path):
+    """The dbt step's resource reads dbt's version from the installed package instead of running
+    ``dbt --version`` before every command, and makes no adapter in this process: the version it
+    gives is the one ``dbt --version`` prints, and asking it runs no process."""
+    import re
+    import subprocess
+
+    from dagster_project.mapping.dbt_project import dbt_executable
+    from dagster_project.mapping.defs import KikanDbtCliResource, dbt_project
+
+    printed = subprocess.run([dbt_executable(), "--version"], capture_output=True, text=True, check=True).stdout
+    want = re.search(r"(\d+\.\d+\.\d+)", printed).group(1)
+
+    def no_process(*a, **k):
+        raise AssertionError(f"a process was started: {a}")
+    monkeypatch.setattr(subprocess, "check_output", no_process)
+    monkeypatch.setattr(subprocess, "Popen", no_process)
+    res = KikanDbtCliResource(project_dir=dbt_project, profiles_dir=str(dbt_project.project_dir),
+                              dbt_executable=dbt_executable())
+    assert str(res._cli_version) == want
+    assert res._initialize_dbt_core_adapter(["build"]) is None
+    # another dbt than this environment's: dagster-dbt's own way (here: it runs dbt --version)
+    elsewhere = tmp_path / "dbt"
+    elsewhere.write_text("#!/bin/sh\necho 'Core: - installed: 1.0.0'\n")
+    elsewhere.chmod(0o755)
+    other = KikanDbtCliResource(project_dir=dbt_project, profiles_dir=str(dbt_project.project_dir),
+                                dbt_executable=str(elsewhere))
+    with pytest.raises(AssertionError, match="a process was started"):
+        other._cli_version
