@@ -12,7 +12,7 @@ The manifest holds the models' SQL, descriptions and the unit tests' synthetic f
 
 Cost: a ``dbt docs generate --no-compile`` (the manifest is the one ``dbt_project.prepare``
 parsed) reads the warehouse's information schema: 4–5 s, whatever the city's size. The page is a
-function of two things: the manifest, and the catalog dbt-duckdb reads (every relation's type and
+function of two things: the manifest (but for when it was parsed), and the catalog dbt-duckdb reads (every relation's type and
 comment, every column's name, position, type and comment: :data:`CATALOG_SQL` reads the same from
 the same DuckDB functions, for all schemas). Their hash (the stamp, ``.manifest_sha256`` beside the
 page) says when the page can stay: an unchanged rehearsal pays a hash and one catalog query. A
@@ -104,12 +104,17 @@ def generate(db: Path, out_dir: Path, manifest: Path, dbt_dir: Path, dbt: str, f
 
 
 def page_key(db: Path, manifest: Path) -> str:
-    """The hash of what the page is made from: the manifest's bytes and the warehouse's catalog."""
+    """The hash of what the page is made from: the manifest (but for when and by which invocation
+    dbt parsed it, which every parse changes; dbt's version stays in) and the warehouse's catalog."""
     from dagster_project.core.warehouse import connect
 
     with connect(Path(db), read_only=True) as con:
         rows = con.execute(CATALOG_SQL).fetchall()
-    h = hashlib.sha256(Path(manifest).read_bytes())
+    parsed = json.loads(Path(manifest).read_text(encoding="utf-8"))
+    meta = parsed.get("metadata") or {}
+    for volatile in ("generated_at", "invocation_id", "invocation_started_at", "run_started_at"):
+        meta.pop(volatile, None)
+    h = hashlib.sha256(json.dumps(parsed, ensure_ascii=False, sort_keys=True).encode("utf-8"))
     h.update(json.dumps(rows, ensure_ascii=False, default=str).encode("utf-8"))
     return h.hexdigest()
 

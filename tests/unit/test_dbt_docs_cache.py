@@ -36,7 +36,8 @@ def fake_dbt(monkeypatch, tmp_path):
     dbt_dir = tmp_path / "dbt"
     (dbt_dir / "target").mkdir(parents=True)
     manifest = dbt_dir / "target" / "manifest.json"
-    manifest.write_text('{"nodes": {}}', encoding="utf-8")
+    manifest.write_text('{"metadata": {"dbt_version": "1.11.16", "invocation_id": "first"}, "nodes": {}}',
+                        encoding="utf-8")
     return calls, dbt_dir, manifest
 
 
@@ -59,9 +60,16 @@ def test_same_relations_copy_the_page_other_relations_make_their_own(fake_dbt, t
     # a column of another type: dbt runs for it, and its page is its own
     assert dbt_docs.generate(c, tmp_path / "var_c", manifest, dbt_dir, "dbt")["made"] and len(calls) == 2
     assert (tmp_path / "var_c" / dbt_docs.PAGE).read_text(encoding="utf-8") != page_a
+    # parsed again, the models unchanged (only the parse's metadata differs): the same page
+    manifest.write_text('{"metadata": {"dbt_version": "1.11.16", "invocation_id": "another", "generated_at": "now"}, '
+                        '"nodes": {}}', encoding="utf-8")
+    assert not dbt_docs.generate(a, tmp_path / "var_a", manifest, dbt_dir, "dbt")["made"] and len(calls) == 2
+    # another dbt: made again
+    manifest.write_text('{"metadata": {"dbt_version": "9.9.9"}, "nodes": {}}', encoding="utf-8")
+    assert dbt_docs.generate(a, tmp_path / "var_a", manifest, dbt_dir, "dbt")["made"] and len(calls) == 3
     # the model changed (another manifest): made again, also where a page stood
     manifest.write_text('{"nodes": {"model.x": {}}}', encoding="utf-8")
-    assert dbt_docs.generate(a, tmp_path / "var_a", manifest, dbt_dir, "dbt")["made"] and len(calls) == 3
+    assert dbt_docs.generate(a, tmp_path / "var_a", manifest, dbt_dir, "dbt")["made"] and len(calls) == 4
 
 
 def test_a_relation_added_after_the_page_changes_the_key(tmp_path):
