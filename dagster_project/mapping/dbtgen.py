@@ -78,9 +78,18 @@ def kana_macro() -> str:
     voiced = sorted((h, chr(f)) for f, h in _FULL_TO_HALF.items() if len(h) == 2)
     # the ASCII space of a half-width kana field becomes the full-width space of a カナ item
     single = [(h, chr(f)) for f, h in _FULL_TO_HALF.items() if len(h) == 1]
+    # every piece the DuckDB branch cuts a value into: a single character, or a kana letter
+    # (U+FF66-U+FF9D) with the voiced mark after it, which is one character when Unicode has it (ｶﾞ)
+    # and else the two widened (ｱﾞ), as the replaces and translate of the Spark branch give them
+    width = dict(single)
+    pairs = dict(voiced)
+    pieces = list(single) + [(chr(x) + m, pairs.get(chr(x) + m, width[chr(x)] + width[m]))
+                             for x in range(0xFF66, 0xFF9E) for m in "\uff9e\uff9f"]
     return render("kana.sql.j2", header=header(["dagster_project/core/textcodec.py"], "{#"), voiced=voiced,
                   klass="[" + "".join(h for h, _ in single) + "]", src="".join(h for h, _ in single),
-                  dst="".join(f for _, f in single))
+                  dst="".join(f for _, f in single),
+                  keys="[" + ", ".join(f"'{h}'" for h, _ in pieces) + "]",
+                  values="[" + ", ".join(f"'{f}'" for _, f in pieces) + "]")
 
 
 def split_chars_macro() -> str:
