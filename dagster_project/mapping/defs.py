@@ -328,11 +328,13 @@ def build_mapping_stage(project: DbtProject, name: str = "mapping_stage",
 
 class KikanDbtCliResource(DbtCliResource):
     """dagster-dbt's dbt resource without the two things it does before every ``dbt`` command that
-    the project never uses: 3.2 s of each rehearsal's dbt step, whatever the city's size.
+    the project never uses: 3.2 s per dbt command (a rehearsal's dbt step runs one), whatever the
+    city's size.
 
     - ``dbt --version`` in a subprocess (1.9 s: a Python start and dbt's import), to tell dbt Core
-      from the Fusion engine. The executable is this environment's own (``dbt_executable``: beside
-      this interpreter), so its version is the dbt-core installed here, read from the package.
+      from the Fusion engine. The executable is this environment's own (``dbt_executable``: the
+      ``dbt`` script pip installed beside this interpreter, which runs this interpreter's dbt-core),
+      so its version is the dbt-core imported here (``DBT_PYTHON_VERSION``).
     - a dbt adapter made in this process (1.3 s: the project's config and macros loaded), which
       dagster-dbt uses only to fetch row counts and column metadata after the build
       (``fetch_row_counts`` / ``fetch_column_metadata``, not called here: the row counts the owners
@@ -345,10 +347,9 @@ class KikanDbtCliResource(DbtCliResource):
     def _cli_version(self):
         if Path(self.dbt_executable) != Path(sys.executable).with_name("dbt"):
             return super()._cli_version
-        from dbt.version import __version__
-        from packaging import version
+        from dagster_dbt.compat import DBT_PYTHON_VERSION
 
-        return version.parse(__version__)
+        return DBT_PYTHON_VERSION
 
     def _initialize_dbt_core_adapter(self, args):
         if Path(self.dbt_executable) != Path(sys.executable).with_name("dbt"):

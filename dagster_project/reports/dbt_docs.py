@@ -25,17 +25,23 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 
+import duckdb
+
 from dagster_project.core import atomic
 from dagster_project.core.settings import settings
 
 PAGE = "index.html"
-STAMP = ".manifest_sha256"
+STAMP = ".manifest_sha256"   # the page's key (page_key): the name from when only the manifest was hashed
+# what this module does to dbt's page (offline()); part of the key, so that a page made by an older
+# version of it is not copied: change it when offline() changes
+PAGE_FORMAT = "kikan-dbt-docs-1"
 CACHE = "docs_cache"     # under dbt/target: pages by the hash of manifest and catalog
 CACHE_KEEP = 4           # pages kept there (the newest)
 
@@ -63,21 +69,37 @@ def offline(page: str) -> str:
 
 
 def generate(db: Path, out_dir: Path, manifest: Path, dbt_dir: Path, dbt: str, force: bool = False) -> dict:
-    """Write ``out_dir/index.html`` from a fresh catalog of ``db`` unless the manifest it was made
-    from is unchanged. Returns what happened, for Dagster metadata: ``made`` (bool), ``seconds``,
-    ``bytes``."""
+    """Write ``out_dir/index.html`` unless the page there was made from the same manifest and
+    catalog (:func:`page_key`); copy it from ``dbt/target/docs_cache`` when a page of that key is
+    kept there; else make it with dbt. Returns what happened, for Dagster metadata: ``made`` (dbt
+    ran), ``copied`` (from the cache), ``kept`` (the warehouse could not be read: another process
+    writes it; the page there stays), ``seconds``, ``bytes``."""
     out_dir = Path(out_dir)
     t0 = time.monotonic()
-    digest = page_key(db, manifest)
     page, stamp = out_dir / PAGE, out_dir / STAMP
+    try:
+        digest = page_key(db, manifest)
+    except duckdb.Error:
+        # a writer holds the warehouse (a rehearsal running beside this overview): the page there
+        # stays, as an unchanged one did before the catalog was part of the key; dbt could not
+        # read the warehouse either
+        if page.exists():
+            return {"made": False, "kept": True, "seconds": round(time.monotonic() - t0, 2),
+                    "bytes": page.stat().st_size}
+        raise
     if not force and page.exists() and stamp.exists() and stamp.read_text(encoding="utf-8").strip() == digest:
-        return {"made": False, "seconds": 0.0, "bytes": page.stat().st_size}
+        return {"made": False, "seconds": round(time.monotonic() - t0, 2), "bytes": page.stat().st_size}
     cached = Path(dbt_dir) / "target" / CACHE / f"{digest}.html"
-    if not force and cached.is_file():
-        text = cached.read_text(encoding="utf-8")
-        _write(out_dir, text, digest)
-        return {"made": False, "copied": True, "seconds": round(time.monotonic() - t0, 2),
-                "bytes": len(text.encode("utf-8"))}
+    if not force:
+        try:
+            text = cached.read_text(encoding="utf-8")
+        except FileNotFoundError:     # none yet, or another process's prune took it: made below
+            text = None
+        if text is not None:
+            _write(out_dir, text, digest)
+            os.utime(cached)           # kept as recently used
+            return {"made": False, "copied": True, "seconds": round(time.monotonic() - t0, 2),
+                    "bytes": len(text.encode("utf-8"))}
     # read only: a materialization of every asset runs this step before the GX check, whose child
     # (started when dbt finished, conformance.start_ahead) still reads the warehouse; a writer's
     # attach was refused the lock and the page was not made
@@ -99,7 +121,10 @@ def generate(db: Path, out_dir: Path, manifest: Path, dbt_dir: Path, dbt: str, f
                                + " ".join((res.stdout + res.stderr).split()[-40:]))
         text = offline(made.read_text(encoding="utf-8"))
     _write(out_dir, text, digest)
-    _keep(cached, text)
+    # kept for other warehouses only if the catalog dbt read is the one the key was made from
+    # (nothing wrote the warehouse in between)
+    if page_key(db, manifest) == digest:
+        _keep(cached, text)
     return {"made": True, "seconds": round(time.monotonic() - t0, 2), "bytes": len(text.encode("utf-8"))}
 
 
@@ -114,7 +139,8 @@ def page_key(db: Path, manifest: Path) -> str:
     meta = parsed.get("metadata") or {}
     for volatile in ("generated_at", "invocation_id", "invocation_started_at", "run_started_at"):
         meta.pop(volatile, None)
-    h = hashlib.sha256(json.dumps(parsed, ensure_ascii=False, sort_keys=True).encode("utf-8"))
+    h = hashlib.sha256(PAGE_FORMAT.encode("utf-8"))
+    h.update(json.dumps(parsed, ensure_ascii=False, sort_keys=True).encode("utf-8"))
     h.update(json.dumps(rows, ensure_ascii=False, default=str).encode("utf-8"))
     return h.hexdigest()
 
@@ -136,7 +162,6 @@ def _keep(cached: Path, text: str) -> None:
     """Keep the page made under its hash, and only the newest few (a page is about 5 MB)."""
     cached.parent.mkdir(parents=True, exist_ok=True)
     atomic.write_files({cached: lambda p: p.write_text(text, encoding="utf-8")})
-    pages = sorted((p for p in cached.parent.glob("*.html") if not p.name.startswith(".")),
-                   key=_mtime, reverse=True)     # not another process's temporary
+    pages = sorted(cached.parent.glob("*.html"), key=_mtime, reverse=True)   # temporaries are .*.tmp
     for old in pages[CACHE_KEEP:]:
         old.unlink(missing_ok=True)

@@ -4,6 +4,7 @@ whose relations are the same; a warehouse whose relations differ gets its own pa
 dbt itself is stood in for by a fake ``subprocess.run`` that writes a page naming the call, so the
 test sees which warehouse's call made which page and how many calls there were."""
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -72,23 +73,43 @@ def test_same_relations_copy_the_page_other_relations_make_their_own(fake_dbt, t
     assert dbt_docs.generate(a, tmp_path / "var_a", manifest, dbt_dir, "dbt")["made"] and len(calls) == 4
 
 
-def test_a_relation_added_after_the_page_changes_the_key(tmp_path):
+def test_a_comment_or_a_relation_added_changes_the_key(tmp_path):
     db = _warehouse(tmp_path / "w.duckdb")
     manifest = tmp_path / "manifest.json"
     manifest.write_text("{}", encoding="utf-8")
-    before = dbt_docs.page_key(db, manifest)
-    assert dbt_docs.page_key(db, manifest) == before
-    con = duckdb.connect(str(db))
-    con.execute("comment on column standard.t.k is 'key'")
-    con.close()
-    assert dbt_docs.page_key(db, manifest) != before
+    keys = [dbt_docs.page_key(db, manifest)]
+    assert dbt_docs.page_key(db, manifest) == keys[0]
+    for change in ("comment on column standard.t.k is 'key'", "create table standard.u (k varchar)"):
+        con = duckdb.connect(str(db))
+        con.execute(change)
+        con.close()
+        keys.append(dbt_docs.page_key(db, manifest))
+    assert len(set(keys)) == 3
+
+
+def test_a_warehouse_another_process_writes_keeps_the_page_there(fake_dbt, tmp_path):
+    calls, dbt_dir, manifest = fake_dbt
+    db = _warehouse(tmp_path / "w.duckdb")
+    dbt_docs.generate(db, tmp_path / "var", manifest, dbt_dir, "dbt")
+    writer = duckdb.connect(str(db))      # a writer holds it: it cannot be opened read only here
+    try:
+        r = dbt_docs.generate(db, tmp_path / "var", manifest, dbt_dir, "dbt")
+        assert r["kept"] and not r["made"] and len(calls) == 1
+        with pytest.raises(duckdb.Error):  # with no page there, the overview says it could not
+            dbt_docs.generate(db, tmp_path / "fresh", manifest, dbt_dir, "dbt")
+    finally:
+        writer.close()
 
 
 def test_only_the_newest_pages_are_kept(fake_dbt, tmp_path):
     calls, dbt_dir, manifest = fake_dbt
     db = _warehouse(tmp_path / "w.duckdb")
+    keys = []
     for i in range(dbt_docs.CACHE_KEEP + 2):
         manifest.write_text(f'{{"n": {i}}}', encoding="utf-8")
         dbt_docs.generate(db, tmp_path / "var", manifest, dbt_dir, "dbt")
-    kept = list((dbt_dir / "target" / dbt_docs.CACHE).glob("*.html"))
-    assert len(calls) == dbt_docs.CACHE_KEEP + 2 and len(kept) == dbt_docs.CACHE_KEEP
+        keys.append(dbt_docs.page_key(db, manifest))
+        os.utime(dbt_dir / "target" / dbt_docs.CACHE / f"{keys[-1]}.html", (1_000_000 + i, 1_000_000 + i))
+    kept = {p.stem for p in (dbt_dir / "target" / dbt_docs.CACHE).glob("*.html")}
+    assert len(calls) == dbt_docs.CACHE_KEEP + 2
+    assert kept == set(keys[-dbt_docs.CACHE_KEEP:])          # the newest ones
