@@ -473,8 +473,11 @@ def settings_env(root: Path) -> dict[str, str]:
     _check_outside_repository(root)
     keep = {"KIKAN_MOJIDATA", "KIKAN_NODE_DIR", "KIKAN_GLYPH_FONT"}
     env = {k: v for k, v in os.environ.items() if not k.startswith("KIKAN_") or k in keep}
+    # KIKAN_WAREHOUSE too: dbt run by hand (the build step) attaches only the file it names
+    # (mapping/duck_dbt), as kikan run's dbt step gets it from Settings.dbt_env
     env.update(KIKAN_MAPPINGS_DIR=str(root / "mappings"), KIKAN_SEEDS_DIR=str(root / "seeds"),
                KIKAN_DBT_DIR=str(root / "dbt"), KIKAN_VAR_DIR=str(root / "var"),
+               KIKAN_WAREHOUSE=str((root / "var" / "warehouse.duckdb").resolve()),
                DAGSTER_HOME=str(root / "var" / "dagster_home"), DBT_SEND_ANONYMOUS_USAGE_STATS="false",
                PYTHONHASHSEED="0")
     return env

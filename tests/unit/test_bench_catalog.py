@@ -153,6 +153,9 @@ def test_a_child_sees_every_location_under_its_root(tmp_path, monkeypatch):
     assert (s.mappings_dir, s.seeds_dir, s.dbt_dir) == (root / "mappings", root / "seeds", root / "dbt")
     for p in (s.warehouse_path, s.legacy_path, s.reports_path, s.readiness_path, s.exports_path):
         assert p.is_relative_to(root / "var"), p
+    # named, not only defaulted: the dbt plugin attaches only a warehouse KIKAN_WAREHOUSE names (the
+    # build step's dbt stopped with "KIKAN_WAREHOUSE is not set")
+    assert s.warehouse == (root / "var" / "warehouse.duckdb").resolve() == s.warehouse_path.resolve()
 
 
 def test_the_warehouse_has_every_raw_table_the_build_reads(tmp_path, monkeypatch):
