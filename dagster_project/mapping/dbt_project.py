@@ -36,9 +36,17 @@ PARSED = ("dbt_project.yml", "profiles.yml", "models", "macros", "tests")
 FINGERPRINT = Path("target") / ".kikan_fingerprint"
 
 
+# the dbt script pip installed beside this interpreter: it runs this interpreter's dbt-core
+OWN_DBT = Path(sys.executable).with_name("dbt")
+
+
 def dbt_executable() -> str:
-    exe = Path(sys.executable).with_name("dbt")
-    return str(exe) if exe.exists() else "dbt"
+    return str(OWN_DBT) if OWN_DBT.exists() else "dbt"
+
+
+def is_own_dbt(exe: str) -> bool:
+    """Whether ``exe`` is :data:`OWN_DBT` (not another dbt on the PATH)."""
+    return Path(exe) == OWN_DBT
 
 
 def _dir(dbt_dir: Path | None) -> Path:

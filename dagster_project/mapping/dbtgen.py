@@ -88,8 +88,8 @@ def kana_macro() -> str:
     return render("kana.sql.j2", header=header(["dagster_project/core/textcodec.py"], "{#"), voiced=voiced,
                   klass="[" + "".join(h for h, _ in single) + "]", src="".join(h for h, _ in single),
                   dst="".join(f for _, f in single),
-                  keys="[" + ", ".join(f"'{h}'" for h, _ in pieces) + "]",
-                  values="[" + ", ".join(f"'{f}'" for _, f in pieces) + "]")
+                  keys="[" + ", ".join(q(h) for h, _ in pieces) + "]",
+                  values="[" + ", ".join(q(f) for _, f in pieces) + "]")
 
 
 def split_chars_macro() -> str:

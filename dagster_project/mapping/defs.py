@@ -29,7 +29,6 @@ failure: the step fails, naming the path and the space needed, and no gate is ju
 import json
 import os
 import shutil
-import sys
 from collections.abc import Callable, Mapping
 from functools import cached_property
 from pathlib import Path
@@ -42,7 +41,7 @@ from dagster_project.core import diskspace
 from dagster_project.core.names import LAYER_PREFIXES, gate_key
 from dagster_project.mapping.dbt_failures import failures_of, record_failures, redact_invocation, redact_run_results
 from dagster_project.core.settings import settings
-from dagster_project.mapping.dbt_project import dbt_executable, prepare
+from dagster_project.mapping.dbt_project import dbt_executable, is_own_dbt, prepare
 from dagster_project.spec.config import cached_project
 from dagster_project.resources import WarehouseResource
 from dagster_project.spec.mapping import cached_mappings
@@ -345,16 +344,14 @@ class KikanDbtCliResource(DbtCliResource):
 
     @cached_property
     def _cli_version(self):
-        if Path(self.dbt_executable) != Path(sys.executable).with_name("dbt"):
+        if not is_own_dbt(self.dbt_executable):
             return super()._cli_version
         from dagster_dbt.compat import DBT_PYTHON_VERSION
 
         return DBT_PYTHON_VERSION
 
     def _initialize_dbt_core_adapter(self, args):
-        if Path(self.dbt_executable) != Path(sys.executable).with_name("dbt"):
-            return super()._initialize_dbt_core_adapter(args)
-        return None
+        return super()._initialize_dbt_core_adapter(args) if not is_own_dbt(self.dbt_executable) else None
 
 
 def build_defs(judge_gate: GateJudge | None = None, after_build: AfterBuild | None = None) -> dg.Definitions:

@@ -77,8 +77,9 @@ def generate(db: Path, out_dir: Path, manifest: Path, dbt_dir: Path, dbt: str, f
     out_dir = Path(out_dir)
     t0 = time.monotonic()
     page, stamp = out_dir / PAGE, out_dir / STAMP
+    manifest_hash = _manifest_hash(manifest)
     try:
-        digest = page_key(db, manifest)
+        digest = _key(manifest_hash, _catalog(db))
     except duckdb.Error:
         # a writer holds the warehouse (a rehearsal running beside this overview): the page there
         # stays, as an unchanged one did before the catalog was part of the key; dbt could not
@@ -123,7 +124,7 @@ def generate(db: Path, out_dir: Path, manifest: Path, dbt_dir: Path, dbt: str, f
     _write(out_dir, text, digest)
     # kept for other warehouses only if the catalog dbt read is the one the key was made from
     # (nothing wrote the warehouse in between)
-    if page_key(db, manifest) == digest:
+    if _key(manifest_hash, _catalog(db)) == digest:
         _keep(cached, text)
     return {"made": True, "seconds": round(time.monotonic() - t0, 2), "bytes": len(text.encode("utf-8"))}
 
@@ -131,17 +132,28 @@ def generate(db: Path, out_dir: Path, manifest: Path, dbt_dir: Path, dbt: str, f
 def page_key(db: Path, manifest: Path) -> str:
     """The hash of what the page is made from: the manifest (but for when and by which invocation
     dbt parsed it, which every parse changes; dbt's version stays in) and the warehouse's catalog."""
-    from dagster_project.core.warehouse import connect
+    return _key(_manifest_hash(manifest), _catalog(db))
 
-    with connect(Path(db), read_only=True) as con:
-        rows = con.execute(CATALOG_SQL).fetchall()
+
+def _manifest_hash(manifest: Path) -> str:
     parsed = json.loads(Path(manifest).read_text(encoding="utf-8"))
     meta = parsed.get("metadata") or {}
     for volatile in ("generated_at", "invocation_id", "invocation_started_at", "run_started_at"):
         meta.pop(volatile, None)
+    return hashlib.sha256(json.dumps(parsed, ensure_ascii=False, sort_keys=True).encode("utf-8")).hexdigest()
+
+
+def _catalog(db: Path) -> list[tuple]:
+    from dagster_project.core.warehouse import connect
+
+    with connect(Path(db), read_only=True) as con:
+        return con.execute(CATALOG_SQL).fetchall()
+
+
+def _key(manifest_hash: str, catalog: list[tuple]) -> str:
     h = hashlib.sha256(PAGE_FORMAT.encode("utf-8"))
-    h.update(json.dumps(parsed, ensure_ascii=False, sort_keys=True).encode("utf-8"))
-    h.update(json.dumps(rows, ensure_ascii=False, default=str).encode("utf-8"))
+    h.update(manifest_hash.encode("utf-8"))
+    h.update(json.dumps(catalog, ensure_ascii=False, default=str).encode("utf-8"))
     return h.hexdigest()
 
 
